@@ -1,0 +1,77 @@
+// Child and supervisor specifications: what a supervisor is told to run.
+//
+// These are plain values shared by the config loader (which builds them from
+// TOML), the pure supervisor core (which decides what to do with them) and the
+// process shell (which turns a WorkerSpec into fork/execve). They carry no
+// behaviour and own no resources.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace otpsup {
+
+// All durations are milliseconds; "5s", "250ms", "2m" parse into this.
+using Duration = std::chrono::milliseconds;
+
+enum class Strategy { one_for_one, one_for_all, rest_for_one, dynamic };
+enum class RestartType { permanent, transient, temporary };
+
+// How a supervisor terminates one child (OTP's `shutdown` child-spec key).
+struct Shutdown {
+  enum class Kind { timeout, brutal_kill, infinity };
+  Kind kind = Kind::timeout;
+  Duration timeout{5000};  // meaningful only for Kind::timeout
+  bool operator==(const Shutdown&) const = default;
+};
+
+// Where something was written in the config file, for error messages.
+struct SourcePos {
+  int line = 0;
+  int column = 0;
+  bool operator==(const SourcePos&) const = default;
+};
+
+// One child of a supervisor: a worker (a command to exec) or a nested
+// supervisor (is_supervisor = true; `command` is then empty).
+struct ChildSpec {
+  std::string id;
+  bool is_supervisor = false;
+  RestartType restart = RestartType::permanent;
+  Shutdown shutdown;
+  int stop_signal = 15;                    // SIGTERM
+  std::vector<int> normal_exit_codes{0};   // exit codes that count as a normal exit
+
+  // Worker only.
+  std::vector<std::string> command;        // argv as written in the config
+  std::string executable;                  // command[0] resolved to an absolute path
+  std::map<std::string, std::string> env;  // added to (or replacing) the daemon's env
+  bool clear_env = false;                  // start from an empty environment
+  std::optional<std::string> cwd;
+
+  bool operator==(const ChildSpec&) const = default;
+};
+
+// One supervisor: its policy and its children in start order.
+struct SupervisorSpec {
+  std::string name;
+  Strategy strategy = Strategy::one_for_one;
+  int intensity = 1;     // OTP default: 1 restart ...
+  Duration period{5000};  // ... in 5 s
+  std::vector<ChildSpec> children;
+  int max_children = 0;  // dynamic supervisors only; 0 = unlimited
+  bool allow_add = false;
+  SourcePos pos;
+
+  bool operator==(const SupervisorSpec&) const = default;
+};
+
+const char* to_string(Strategy s);
+const char* to_string(RestartType r);
+std::string to_string(const Shutdown& s);
+
+}  // namespace otpsup
