@@ -1,0 +1,63 @@
+// The control protocol between otpsupctl and otpsupd (otpsupctl(1), DESIGN §4).
+//
+// A Unix stream socket carrying newline-delimited JSON, one object per line.
+//
+// Request:  {"id":N,"cmd":"NAME", ...arguments}
+// Reply:    {"id":N,"ok":true,"result":{...}}
+//        or {"id":N,"ok":false,"error":{"code":"CODE","message":"text"}}
+// Stream:   after an ok reply to a following request ("follow":true), the
+//           daemon sends {"id":N,"stream":"<raw history line without \n>"}
+//           per new item until the client hangs up.
+//
+// Every reply is sent after the command has been applied (a `stop` replies
+// when the child is down; `shutdown` replies when the tree is down).
+//
+// Commands and their arguments ("path" accepts a full path such as
+// "root/counter1" or a unique suffix such as "counter1"):
+//   status   {"path"?}                         -> {"tree": Node}
+//   pause    {"path", "stop"?: bool}           -> {}
+//   resume   {"path"}                          -> {}
+//   start    {"path"}                          -> {"pid": N}
+//   stop     {"path"}                          -> {}
+//   restart  {"path"}                          -> {"pid": N}
+//   remove   {"path"}                          -> {}
+//   kill     {"path", "signal": "KILL"|9, "force"?: bool} -> {"pid": N, "signal": "SIGKILL"}
+//   history  {"path"?, "n"?: N, "event"?: E, "since"?: "RFC3339 or seq", "follow"?: bool}
+//            -> {"lines": ["<raw record>", ...], "corrupt": [{"file","line","reason"}]}
+//   shutdown {}                                -> {}
+//   ping     {}                                -> {"pid": N, "version": "..."}
+//
+// Node (status):
+//   {"path":"root/counter1","name":"counter1","kind":"worker"|"supervisor",
+//    "pid":N|0,"state":"running"|"starting"|"stopping"|"down"|"stopped",
+//    "uptime_ms":N,"restarts":N,"restart":"permanent"|...,
+//    // supervisors also:
+//    "strategy":"one_for_one","intensity":N,"period_ms":N,"restarts_in_period":N,
+//    "paused":bool,"children":[Node...]}
+#pragma once
+
+#include <cstddef>
+#include <string_view>
+
+namespace otpsup::protocol {
+
+// Largest request line the daemon accepts; a longer one gets `too_large` and
+// the connection is closed.
+inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
+
+// Error codes (error.code). otpsupctl exits 1 for any of them.
+inline constexpr std::string_view kBadRequest = "bad_request";        // not JSON / missing field
+inline constexpr std::string_view kUnknownCommand = "unknown_command";
+inline constexpr std::string_view kTooLarge = "too_large";
+inline constexpr std::string_view kNotFound = "not_found";            // no such path
+inline constexpr std::string_view kAmbiguous = "ambiguous";           // suffix matches several
+inline constexpr std::string_view kRefused = "refused";               // e.g. kill of a supervisor
+inline constexpr std::string_view kRunning = "running";               // remove of a running child
+inline constexpr std::string_view kAlreadyRunning = "already_running";
+inline constexpr std::string_view kNotRunning = "not_running";
+inline constexpr std::string_view kStartFailed = "start_failed";
+inline constexpr std::string_view kShuttingDown = "shutting_down";
+inline constexpr std::string_view kPermissionDenied = "permission_denied";
+inline constexpr std::string_view kInternal = "internal";
+
+}  // namespace otpsup::protocol
