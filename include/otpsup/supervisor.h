@@ -1,0 +1,207 @@
+// Supervisor: the pure state machine of one OTP supervisor.
+//
+// It makes no system calls. Events go in (boot, a child started or failed to
+// start, a child exited, a timer fired, a command, shutdown), each with the
+// current time; actions come out (start a child, signal a process group, arm
+// or cancel a timer, record a history event, reply to a command, exit). The
+// process shell (src/daemon) carries the actions out and feeds the results
+// back as events; tests drive it with a fake clock and no processes.
+//
+// Semantics are Erlang/OTP's `supervisor` (see otpsupd(8) for the deviations):
+//  * Work is serialised like OTP's gen_server: at most one operation (boot, a
+//    restart, a manual stop, a give-up...) is in progress. A child exit that
+//    does not belong to the operation, and every command, waits in a FIFO and
+//    is handled when the operation ends — as EXIT messages wait in OTP's
+//    mailbox. A child that dies while a group restart is terminating it is
+//    absorbed into that restart (OTP's shutdown/2 consumes its EXIT).
+//  * Terminations are sequential in reverse start order; starts in order.
+//  * A failed start during a restart counts for intensity and is retried
+//    through the event loop (ArmTimer with a zero delay), so commands and other
+//    children are served between retries.
+//
+// Threading: none; one Supervisor is driven by one loop.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <variant>
+#include <vector>
+
+#include "otpsup/exit_status.h"
+#include "otpsup/restart_intensity.h"
+#include "otpsup/spec.h"
+
+namespace otpsup {
+
+using TimerId = std::uint64_t;
+using CommandToken = std::uint64_t;
+
+// ---- Actions (outputs) ----
+
+// Spawn child `id` (spec from Supervisor::find(id)). REQUIRES: the shell
+// answers with on_child_started or on_child_start_failed before any other event.
+struct StartAction {
+  std::string id;
+};
+// kill(-pid, signal): signal the child's whole process group.
+struct SignalAction {
+  int pid = 0;
+  int signal = 0;
+};
+struct ArmTimerAction {
+  TimerId timer = 0;
+  Duration after{0};
+};
+struct CancelTimerAction {
+  TimerId timer = 0;
+};
+// A history event about this supervisor (child empty) or one of its children.
+struct RecordAction {
+  std::string event;  // started, exited, restarted, start_failed, stopped, manual_restart,
+                      // paused, resumed, gave_up, removed
+  std::string child;
+  int pid = 0;
+  int old_pid = 0;
+  int new_pid = 0;
+  std::string reason;
+  std::optional<ExitStatus> status;
+};
+// The answer to a command (sent after the command has been applied).
+struct ReplyAction {
+  CommandToken token = 0;
+  bool ok = true;
+  std::string error_code;  // protocol error code when !ok
+  std::string message;
+  int pid = 0;  // pid of the started child for start/restart/kill, else 0
+};
+// Every child of the first boot is up.
+struct BootCompletedAction {};
+// The supervisor is finished: every child is down. The shell exits the process
+// (root) or reports to the parent (node).
+struct ExitAction {
+  enum class Kind { normal, gave_up, boot_failed };
+  Kind kind = Kind::normal;
+  std::string reason;
+};
+
+using Action = std::variant<StartAction, SignalAction, ArmTimerAction, CancelTimerAction,
+                            RecordAction, ReplyAction, BootCompletedAction, ExitAction>;
+
+// ---- Commands (inputs from the control socket) ----
+struct Command {
+  enum class Kind { start, stop, restart, remove, kill, pause, pause_stop, resume };
+  Kind kind = Kind::start;
+  std::string child;  // empty for pause/resume (the supervisor itself)
+  int signal = 15;    // kill only
+  CommandToken token = 0;
+};
+
+// ---- Observable child state ----
+enum class ChildState { down, starting, running, stopping };
+const char* to_string(ChildState s);
+
+struct Child {
+  ChildSpec spec;
+  ChildState state = ChildState::down;
+  int pid = 0;
+  int last_pid = 0;
+  std::optional<ExitStatus> last_exit;
+  TimePoint started_at{};
+  int restarts = 0;                 // automatic restarts of this child
+  bool stopped_by_hand = false;     // `stop`: not restarted by one_for_one
+  bool stopped_by_pause = false;    // `pause --stop`: started again by resume
+  bool died_while_paused = false;   // policy deferred to resume
+  std::optional<TimerId> kill_timer;
+};
+
+class Supervisor {
+ public:
+  // REQUIRES: spec is valid (config validation has run).
+  explicit Supervisor(SupervisorSpec spec);
+  ~Supervisor();
+  Supervisor(const Supervisor&) = delete;
+  Supervisor& operator=(const Supervisor&) = delete;
+
+  // ---- Events ----
+  void boot(TimePoint now);
+  void on_child_started(const std::string& id, int pid, TimePoint now);
+  void on_child_start_failed(const std::string& id, const std::string& reason, TimePoint now);
+  // `pid` need not be ours (an adopted orphan): unknown pids are ignored and
+  // false is returned.
+  bool on_child_exited(int pid, ExitStatus status, TimePoint now);
+  void on_timer(TimerId timer, TimePoint now);
+  void on_command(const Command& command, TimePoint now);
+  // Orderly shutdown: pre-empts any operation; children stop in reverse start
+  // order; ends with ExitAction{normal}. Pending commands are refused.
+  void shutdown(TimePoint now);
+
+  // Moves the actions produced so far out, in order.
+  std::vector<Action> take_actions();
+
+  // ---- Queries ----
+  const SupervisorSpec& spec() const { return spec_; }
+  const std::vector<std::unique_ptr<Child>>& children() const { return children_; }
+  const Child* find(const std::string& id) const;
+  bool paused() const { return paused_; }
+  bool finished() const { return finished_; }
+  bool busy() const { return op_ != nullptr; }
+  int restarts_in_period(TimePoint now) const { return intensity_.used(now); }
+
+ private:
+  struct Operation;
+  struct Deferred;
+
+  Child* find_mutable(const std::string& id);
+  void emit(Action a) { actions_.push_back(std::move(a)); }
+  void record(RecordAction r) { emit(std::move(r)); }
+  void reply_ok(CommandToken token, int pid = 0);
+  void reply_error(CommandToken token, std::string code, std::string message);
+
+  void run(TimePoint now);
+  void step_operation(TimePoint now);
+  void finish_operation(TimePoint now);
+  void handle_deferred(Deferred d, TimePoint now);
+
+  void begin_operation(std::unique_ptr<Operation> op);
+  void send_stop(Child& c);
+  void on_stopped(Child& c, ExitStatus status);
+  void on_unexpected_exit(Child& c, ExitStatus status, TimePoint now);
+  void apply_restart_policy(Child& c, const std::string& reason, TimePoint now);
+  void restart_with_strategy(Child& failed, const std::string& reason, bool retry);
+  void give_up(const std::string& reason);
+  void refuse_pending_commands(std::string_view code, const std::string& why);
+  void cancel_retry_timers();
+  void execute_command(const Command& cmd, TimePoint now);
+  void resume(const Command& cmd, TimePoint now);
+  void remove_child(const std::string& id);
+  bool restart_wanted(const Child& c, const ExitStatus& status) const;
+  bool is_normal_exit(const Child& c, const ExitStatus& status) const;
+  std::vector<std::string> running_in_reverse(std::size_t from = 0) const;
+  std::size_t index_of(const std::string& id) const;
+  TimerId new_timer() { return ++last_timer_; }
+
+  SupervisorSpec spec_;
+  std::vector<std::unique_ptr<Child>> children_;  // start order
+  std::unordered_map<std::string, Child*> by_id_;
+  std::unordered_map<int, Child*> by_pid_;
+  RestartIntensity intensity_;
+  bool paused_ = false;
+  bool finished_ = false;
+  bool booted_ = false;
+  std::unique_ptr<Operation> op_;
+  std::deque<Deferred> deferred_;
+  struct TimerPurpose {
+    bool retry = false;  // true: retry a failed start; false: SIGKILL after shutdown timeout
+    std::string child;
+  };
+  std::unordered_map<TimerId, TimerPurpose> timers_;
+  TimerId last_timer_ = 0;
+  std::vector<Action> actions_;
+};
+
+}  // namespace otpsup

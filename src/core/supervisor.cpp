@@ -1,0 +1,694 @@
+#include "otpsup/supervisor.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace otpsup {
+
+namespace {
+constexpr int kSigKill = 9;
+constexpr int kSigCont = 18;
+}  // namespace
+
+const char* to_string(ChildState s) {
+  switch (s) {
+    case ChildState::down: return "down";
+    case ChildState::starting: return "starting";
+    case ChildState::running: return "running";
+    case ChildState::stopping: return "stopping";
+  }
+  return "?";
+}
+
+// One serialised unit of work: first the stops (already in the order they
+// must happen), then the starts (in start order).
+struct Supervisor::Operation {
+  enum class Kind {
+    boot,
+    restart,  // automatic: policy after a crash, or a retry after a failed start
+    manual_start,
+    manual_stop,
+    manual_restart,
+    pause_stop,
+    resume,
+    give_up,
+    shutdown,
+  };
+  Kind kind;
+  std::deque<std::string> to_stop;
+  std::deque<std::string> to_start;
+  std::string waiting;     // the child being stopped or started; empty: not waiting
+  std::string stop_cause;  // reason recorded with each "stopped"
+  std::string trigger;     // the child whose exit caused this restart
+  std::string trigger_reason;
+  std::optional<CommandToken> token;
+  int reply_pid = 0;
+  std::string failed_start;  // a start of this child failed: restart/resume retry it
+  std::string failure;       // boot failure / give-up reason, for the ExitAction
+
+  explicit Operation(Kind k) : kind(k) {}
+  bool ends_supervisor() const { return kind == Kind::give_up || kind == Kind::shutdown; }
+};
+
+// Work that waits for the current operation to end (OTP's mailbox).
+struct Supervisor::Deferred {
+  enum class Kind { exit, retry, command };
+  Kind kind;
+  std::string child;
+  int pid = 0;  // exit: the pid that exited (stale if the child was restarted since)
+  ExitStatus status;
+  Command command;
+};
+
+Supervisor::Supervisor(SupervisorSpec spec)
+    : spec_(std::move(spec)), intensity_(spec_.intensity, spec_.period) {
+  for (const ChildSpec& cs : spec_.children) {
+    auto child = std::make_unique<Child>();
+    child->spec = cs;
+    by_id_[cs.id] = child.get();
+    children_.push_back(std::move(child));
+  }
+}
+
+Supervisor::~Supervisor() = default;
+
+std::vector<Action> Supervisor::take_actions() { return std::exchange(actions_, {}); }
+
+const Child* Supervisor::find(const std::string& id) const {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+Child* Supervisor::find_mutable(const std::string& id) {
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
+std::size_t Supervisor::index_of(const std::string& id) const {
+  for (std::size_t i = 0; i < children_.size(); ++i) {
+    if (children_[i]->spec.id == id) return i;
+  }
+  return children_.size();
+}
+
+std::vector<std::string> Supervisor::running_in_reverse(std::size_t from) const {
+  std::vector<std::string> ids;
+  for (std::size_t i = children_.size(); i-- > from;) {
+    const Child& c = *children_[i];
+    if (c.state == ChildState::running || c.state == ChildState::stopping) ids.push_back(c.spec.id);
+  }
+  return ids;
+}
+
+void Supervisor::reply_ok(CommandToken token, int pid) {
+  emit(ReplyAction{token, true, "", "", pid});
+}
+
+void Supervisor::reply_error(CommandToken token, std::string code, std::string message) {
+  emit(ReplyAction{token, false, std::move(code), std::move(message), 0});
+}
+
+bool Supervisor::is_normal_exit(const Child& c, const ExitStatus& status) const {
+  if (status.signaled) return false;
+  const auto& codes = c.spec.normal_exit_codes;
+  return std::find(codes.begin(), codes.end(), status.value) != codes.end();
+}
+
+bool Supervisor::restart_wanted(const Child& c, const ExitStatus& status) const {
+  switch (c.spec.restart) {
+    case RestartType::permanent: return true;
+    case RestartType::transient: return !is_normal_exit(c, status);
+    case RestartType::temporary: return false;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- events --
+
+void Supervisor::boot(TimePoint now) {
+  auto op = std::make_unique<Operation>(Operation::Kind::boot);
+  for (const auto& c : children_) op->to_start.push_back(c->spec.id);
+  begin_operation(std::move(op));
+  run(now);
+}
+
+void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now) {
+  Child* c = find_mutable(id);
+  if (c == nullptr || c->state != ChildState::starting || !op_ || op_->waiting != id) return;
+  const bool was_pause_stopped = c->stopped_by_pause;
+  c->state = ChildState::running;
+  c->pid = pid;
+  c->started_at = now;
+  c->stopped_by_hand = false;
+  c->stopped_by_pause = false;
+  c->died_while_paused = false;
+  by_pid_[pid] = c;
+  op_->waiting.clear();
+  op_->reply_pid = pid;
+
+  RecordAction r{.event = "started", .child = id, .pid = pid};
+  switch (op_->kind) {
+    case Operation::Kind::manual_restart:
+      r = {.event = "manual_restart", .child = id, .old_pid = c->last_pid, .new_pid = pid};
+      break;
+    case Operation::Kind::restart:
+    case Operation::Kind::resume:
+      if (op_->kind == Operation::Kind::resume && was_pause_stopped) {
+        r.reason = "resumed";
+        break;
+      }
+      c->restarts++;
+      r = {.event = "restarted", .child = id, .old_pid = c->last_pid, .new_pid = pid};
+      r.reason = id == op_->trigger
+                     ? op_->trigger_reason
+                     : std::string(to_string(spec_.strategy)) + ": " + op_->trigger + " " +
+                           op_->trigger_reason;
+      break;
+    case Operation::Kind::give_up:
+    case Operation::Kind::shutdown:
+      // Started just as the supervisor began to end (readiness): stop it too.
+      op_->to_stop.push_front(id);
+      break;
+    default: break;
+  }
+  record(std::move(r));
+  run(now);
+}
+
+void Supervisor::on_child_start_failed(const std::string& id, const std::string& reason,
+                                       TimePoint now) {
+  Child* c = find_mutable(id);
+  if (c == nullptr || c->state != ChildState::starting || !op_ || op_->waiting != id) return;
+  c->state = ChildState::down;
+  op_->waiting.clear();
+  record({.event = "start_failed", .child = id, .reason = reason});
+
+  Operation& op = *op_;
+  switch (op.kind) {
+    case Operation::Kind::boot: {
+      op.failure = "child " + id + " failed to start: " + reason;
+      op.to_start.clear();
+      auto started = running_in_reverse(0);
+      op.to_stop.assign(started.begin(), started.end());
+      op.stop_cause = "boot failed";
+      break;
+    }
+    case Operation::Kind::manual_start:
+    case Operation::Kind::manual_restart:
+      if (op.token) reply_error(*op.token, "start_failed", id + ": " + reason);
+      op.token.reset();
+      op.to_start.clear();
+      break;
+    case Operation::Kind::restart:
+    case Operation::Kind::resume:
+      op.to_start.clear();
+      op.failed_start = id;
+      break;
+    default:
+      op.to_start.clear();
+      break;
+  }
+  run(now);
+}
+
+bool Supervisor::on_child_exited(int pid, ExitStatus status, TimePoint now) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return false;
+  Child& c = *it->second;
+  by_pid_.erase(it);
+  if (c.kill_timer) {
+    emit(CancelTimerAction{*c.kill_timer});
+    timers_.erase(*c.kill_timer);
+    c.kill_timer.reset();
+  }
+  c.last_pid = c.pid;
+  c.pid = 0;
+  c.last_exit = status;
+  if (c.state == ChildState::stopping) {
+    c.state = ChildState::down;
+    on_stopped(c, status);
+  } else {
+    c.state = ChildState::down;
+    on_unexpected_exit(c, status, now);
+  }
+  run(now);
+  return true;
+}
+
+// A child this supervisor was stopping is down. Never triggers the policy.
+void Supervisor::on_stopped(Child& c, ExitStatus status) {
+  const std::string id = c.spec.id;
+  record({.event = "stopped",
+          .child = id,
+          .pid = c.last_pid,
+          .reason = op_ ? op_->stop_cause : "stopped",
+          .status = status});
+  bool keep_temporary = false;
+  if (op_) {
+    if (op_->waiting == id) op_->waiting.clear();
+    std::erase(op_->to_stop, id);
+    keep_temporary = op_->kind == Operation::Kind::pause_stop ||
+                     op_->kind == Operation::Kind::manual_restart;
+  }
+  // OTP deletes a temporary child's spec whenever it terminates.
+  if (c.spec.restart == RestartType::temporary && !keep_temporary) remove_child(id);
+}
+
+// A child died on its own (or from someone else's signal).
+void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint /*now*/) {
+  const std::string id = c.spec.id;
+  record({.event = "exited",
+          .child = id,
+          .pid = c.last_pid,
+          .reason = describe(status),
+          .status = status});
+  bool absorbed = false;
+  if (op_) {
+    // Dying while a group restart (or the end of the supervisor) was about to
+    // terminate it: part of that operation, as OTP's shutdown/2 consumes it.
+    auto& ts = op_->to_stop;
+    auto pos = std::find(ts.begin(), ts.end(), id);
+    if (pos != ts.end()) {
+      ts.erase(pos);
+      absorbed = true;
+    }
+    absorbed = absorbed || op_->ends_supervisor();
+  }
+  if (c.spec.restart == RestartType::temporary) {
+    remove_child(id);
+    return;
+  }
+  if (absorbed || finished_) return;
+  deferred_.push_back({.kind = Deferred::Kind::exit,
+                       .child = id,
+                       .pid = c.last_pid,
+                       .status = status,
+                       .command = {}});
+}
+
+void Supervisor::on_timer(TimerId timer, TimePoint now) {
+  auto it = timers_.find(timer);
+  if (it == timers_.end()) return;
+  TimerPurpose purpose = std::move(it->second);
+  timers_.erase(it);
+  if (purpose.retry) {
+    deferred_.push_back({.kind = Deferred::Kind::retry, .child = purpose.child});
+  } else if (Child* c = find_mutable(purpose.child);
+             c != nullptr && c->state == ChildState::stopping && c->kill_timer == timer) {
+    c->kill_timer.reset();
+    emit(SignalAction{c->pid, kSigKill});
+  }
+  run(now);
+}
+
+void Supervisor::on_command(const Command& command, TimePoint now) {
+  if (finished_ || (op_ && op_->ends_supervisor())) {
+    reply_error(command.token, "shutting_down", "the supervisor is shutting down");
+    return;
+  }
+  deferred_.push_back({.kind = Deferred::Kind::command, .command = command});
+  run(now);
+}
+
+void Supervisor::shutdown(TimePoint now) {
+  if (finished_ || (op_ && op_->ends_supervisor())) return;
+  auto op = std::make_unique<Operation>(Operation::Kind::shutdown);
+  op->stop_cause = "shutdown";
+  if (op_ && !op_->waiting.empty()) {
+    const Child* w = find(op_->waiting);
+    if (w != nullptr && w->state == ChildState::stopping) op->waiting = op_->waiting;
+  }
+  for (auto& id : running_in_reverse(0)) {
+    if (id != op->waiting) op->to_stop.push_back(id);
+  }
+  refuse_pending_commands("shutting_down", "the supervisor is shutting down");
+  cancel_retry_timers();
+  begin_operation(std::move(op));
+  run(now);
+}
+
+// ------------------------------------------------------------ operations --
+
+void Supervisor::begin_operation(std::unique_ptr<Operation> op) {
+  if (op_ && op_->token) {
+    reply_error(*op_->token, "shutting_down", "the supervisor is shutting down");
+  }
+  op_ = std::move(op);
+}
+
+// Drives the current operation until it waits for the outside world, then
+// serves deferred work while idle. The only loop; never recursive.
+void Supervisor::run(TimePoint now) {
+  for (;;) {
+    if (op_) {
+      if (!op_->waiting.empty()) return;
+      step_operation(now);
+      continue;
+    }
+    if (finished_ || deferred_.empty()) return;
+    Deferred d = std::move(deferred_.front());
+    deferred_.pop_front();
+    handle_deferred(std::move(d), now);
+  }
+}
+
+void Supervisor::step_operation(TimePoint now) {
+  Operation& op = *op_;
+  while (!op.to_stop.empty()) {
+    std::string id = std::move(op.to_stop.front());
+    op.to_stop.pop_front();
+    Child* c = find_mutable(id);
+    if (c == nullptr) continue;
+    if (c->state == ChildState::running) {
+      if (op.kind == Operation::Kind::pause_stop) c->stopped_by_pause = true;
+      send_stop(*c);
+      op.waiting = id;
+      return;
+    }
+    if (c->state == ChildState::stopping) {
+      op.waiting = id;
+      return;
+    }
+  }
+  while (!op.to_start.empty()) {
+    std::string id = std::move(op.to_start.front());
+    op.to_start.pop_front();
+    Child* c = find_mutable(id);
+    if (c == nullptr || c->state != ChildState::down) continue;
+    c->state = ChildState::starting;
+    op.waiting = id;
+    emit(StartAction{id});
+    return;
+  }
+  finish_operation(now);
+}
+
+void Supervisor::send_stop(Child& c) {
+  c.state = ChildState::stopping;
+  switch (c.spec.shutdown.kind) {
+    case Shutdown::Kind::brutal_kill:
+      emit(SignalAction{c.pid, kSigKill});
+      break;
+    case Shutdown::Kind::timeout: {
+      emit(SignalAction{c.pid, c.spec.shutdown.timeout.count() == 0 ? kSigKill : c.spec.stop_signal});
+      emit(SignalAction{c.pid, kSigCont});
+      const TimerId t = new_timer();
+      timers_[t] = {.retry = false, .child = c.spec.id};
+      c.kill_timer = t;
+      emit(ArmTimerAction{t, c.spec.shutdown.timeout});
+      break;
+    }
+    case Shutdown::Kind::infinity:
+      emit(SignalAction{c.pid, c.spec.stop_signal});
+      emit(SignalAction{c.pid, kSigCont});
+      break;
+  }
+}
+
+void Supervisor::finish_operation(TimePoint now) {
+  std::unique_ptr<Operation> op = std::move(op_);
+  switch (op->kind) {
+    case Operation::Kind::boot:
+      if (!op->failure.empty()) {
+        finished_ = true;
+        emit(ExitAction{ExitAction::Kind::boot_failed, op->failure});
+        return;
+      }
+      booted_ = true;
+      emit(BootCompletedAction{});
+      return;
+    case Operation::Kind::give_up:
+      finished_ = true;
+      emit(ExitAction{ExitAction::Kind::gave_up, op->failure});
+      return;
+    case Operation::Kind::shutdown:
+      finished_ = true;
+      emit(ExitAction{ExitAction::Kind::normal, "shutdown"});
+      return;
+    default: break;
+  }
+  if (op->token) reply_ok(*op->token, op->reply_pid);
+  if (!op->failed_start.empty()) {
+    // A failed start during a restart counts for intensity and is retried
+    // through the loop, so other work is served in between (OTP's
+    // try_again_restart).
+    const std::string& id = op->failed_start;
+    if (!intensity_.add_restart(now)) {
+      give_up("child " + id + " could not be restarted");
+      return;
+    }
+    const TimerId t = new_timer();
+    timers_[t] = {.retry = true, .child = id};
+    emit(ArmTimerAction{t, Duration{0}});
+  }
+}
+
+void Supervisor::handle_deferred(Deferred d, TimePoint now) {
+  switch (d.kind) {
+    case Deferred::Kind::exit: {
+      Child* c = find_mutable(d.child);
+      // Stale: restarted (or removed) since, e.g. by a group restart.
+      if (c == nullptr || c->state != ChildState::down || c->last_pid != d.pid) return;
+      if (!restart_wanted(*c, d.status)) return;  // transient normal exit: stays down
+      apply_restart_policy(*c, describe(d.status), now);
+      return;
+    }
+    case Deferred::Kind::retry: {
+      Child* c = find_mutable(d.child);
+      if (c == nullptr || c->state != ChildState::down) return;
+      if (paused_) {
+        c->died_while_paused = true;
+        return;
+      }
+      restart_with_strategy(*c, "start failed, retrying", true);
+      return;
+    }
+    case Deferred::Kind::command:
+      execute_command(d.command, now);
+      return;
+  }
+}
+
+void Supervisor::apply_restart_policy(Child& c, const std::string& reason, TimePoint now) {
+  if (paused_) {
+    c.died_while_paused = true;
+    return;
+  }
+  if (!intensity_.add_restart(now)) {
+    give_up(c.spec.id + " " + reason);
+    return;
+  }
+  restart_with_strategy(c, reason, false);
+}
+
+void Supervisor::restart_with_strategy(Child& failed, const std::string& reason, bool /*retry*/) {
+  auto op = std::make_unique<Operation>(Operation::Kind::restart);
+  op->trigger = failed.spec.id;
+  op->trigger_reason = reason;
+  op->stop_cause = std::string(to_string(spec_.strategy)) + " restart: " + failed.spec.id + " " +
+                   reason;
+  const std::size_t idx = index_of(failed.spec.id);
+  std::size_t first_to_start = idx;
+  switch (spec_.strategy) {
+    case Strategy::one_for_one:
+    case Strategy::dynamic:
+      op->to_start.push_back(failed.spec.id);
+      first_to_start = children_.size();
+      break;
+    case Strategy::one_for_all:
+      for (auto& id : running_in_reverse(0)) op->to_stop.push_back(id);
+      first_to_start = 0;
+      break;
+    case Strategy::rest_for_one:
+      for (auto& id : running_in_reverse(idx + 1)) op->to_stop.push_back(id);
+      first_to_start = idx;
+      break;
+  }
+  for (std::size_t i = first_to_start; i < children_.size(); ++i) {
+    op->to_start.push_back(children_[i]->spec.id);
+  }
+  begin_operation(std::move(op));
+}
+
+void Supervisor::give_up(const std::string& reason) {
+  const std::string why = "reached intensity " + std::to_string(spec_.intensity) + " in " +
+                          std::to_string(spec_.period.count()) + "ms: " + reason;
+  record({.event = "gave_up", .reason = why});
+  if (op_ && op_->token) {
+    reply_ok(*op_->token, op_->reply_pid);
+    op_->token.reset();
+  }
+  refuse_pending_commands("shutting_down", "the supervisor gave up");
+  cancel_retry_timers();
+  auto op = std::make_unique<Operation>(Operation::Kind::give_up);
+  op->stop_cause = "supervisor gave up";
+  op->failure = why;
+  for (auto& id : running_in_reverse(0)) op->to_stop.push_back(id);
+  begin_operation(std::move(op));
+}
+
+void Supervisor::refuse_pending_commands(std::string_view code, const std::string& why) {
+  for (const Deferred& d : deferred_) {
+    if (d.kind == Deferred::Kind::command) reply_error(d.command.token, std::string(code), why);
+  }
+  deferred_.clear();
+}
+
+void Supervisor::cancel_retry_timers() {
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    if (it->second.retry) {
+      emit(CancelTimerAction{it->first});
+      it = timers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void Supervisor::remove_child(const std::string& id) {
+  auto it = std::find_if(children_.begin(), children_.end(),
+                         [&](const auto& c) { return c->spec.id == id; });
+  if (it == children_.end()) return;
+  by_id_.erase(id);
+  children_.erase(it);
+}
+
+// -------------------------------------------------------------- commands --
+
+void Supervisor::execute_command(const Command& cmd, TimePoint now) {
+  using K = Command::Kind;
+  if (cmd.kind == K::pause || cmd.kind == K::pause_stop) {
+    if (!paused_) {
+      paused_ = true;
+      record({.event = "paused", .reason = cmd.kind == K::pause_stop ? "with --stop" : ""});
+    }
+    if (cmd.kind == K::pause) {
+      reply_ok(cmd.token);
+      return;
+    }
+    auto op = std::make_unique<Operation>(Operation::Kind::pause_stop);
+    op->token = cmd.token;
+    op->stop_cause = "paused with --stop";
+    for (auto& id : running_in_reverse(0)) op->to_stop.push_back(id);
+    begin_operation(std::move(op));
+    return;
+  }
+  if (cmd.kind == K::resume) {
+    resume(cmd, now);
+    return;
+  }
+
+  Child* c = find_mutable(cmd.child);
+  if (c == nullptr) {
+    reply_error(cmd.token, "not_found", "no child '" + cmd.child + "' under '" + spec_.name + "'");
+    return;
+  }
+  switch (cmd.kind) {
+    case K::start: {
+      if (c->state != ChildState::down) {
+        reply_error(cmd.token, "already_running", cmd.child + " is already running");
+        return;
+      }
+      auto op = std::make_unique<Operation>(Operation::Kind::manual_start);
+      op->token = cmd.token;
+      op->to_start.push_back(cmd.child);
+      begin_operation(std::move(op));
+      return;
+    }
+    case K::stop: {
+      c->stopped_by_hand = true;
+      if (c->state == ChildState::down) {
+        reply_ok(cmd.token);
+        return;
+      }
+      auto op = std::make_unique<Operation>(Operation::Kind::manual_stop);
+      op->token = cmd.token;
+      op->stop_cause = "manual stop";
+      op->to_stop.push_back(cmd.child);
+      begin_operation(std::move(op));
+      return;
+    }
+    case K::restart: {
+      auto op = std::make_unique<Operation>(Operation::Kind::manual_restart);
+      op->token = cmd.token;
+      op->stop_cause = "manual restart";
+      op->to_stop.push_back(cmd.child);
+      op->to_start.push_back(cmd.child);
+      begin_operation(std::move(op));
+      return;
+    }
+    case K::remove:
+      if (c->state != ChildState::down) {
+        reply_error(cmd.token, "running", cmd.child + " is running; stop it first");
+        return;
+      }
+      remove_child(cmd.child);
+      record({.event = "removed", .child = cmd.child});
+      reply_ok(cmd.token);
+      return;
+    case K::kill:
+      if (c->state != ChildState::running) {
+        reply_error(cmd.token, "not_running", cmd.child + " is not running");
+        return;
+      }
+      emit(SignalAction{c->pid, cmd.signal});
+      emit(ReplyAction{cmd.token, true, "", "", c->pid});
+      return;
+    default: return;
+  }
+}
+
+// Applies the policy deferred while paused; the whole resume counts as one
+// restart for intensity.
+void Supervisor::resume(const Command& cmd, TimePoint now) {
+  if (!paused_) {
+    reply_ok(cmd.token);
+    return;
+  }
+  paused_ = false;
+  record({.event = "resumed"});
+  std::size_t first_dead = children_.size();
+  bool any_pause_stopped = false;
+  for (std::size_t i = 0; i < children_.size(); ++i) {
+    const Child& c = *children_[i];
+    if (c.state != ChildState::down) continue;
+    if (c.died_while_paused && first_dead == children_.size()) first_dead = i;
+    any_pause_stopped = any_pause_stopped || c.stopped_by_pause;
+  }
+  if (first_dead == children_.size() && !any_pause_stopped) {
+    reply_ok(cmd.token);
+    return;
+  }
+  if (first_dead < children_.size() && !intensity_.add_restart(now)) {
+    reply_ok(cmd.token);
+    give_up("deferred restarts on resume");
+    return;
+  }
+  auto op = std::make_unique<Operation>(Operation::Kind::resume);
+  op->token = cmd.token;
+  op->stop_cause = "resume";
+  if (first_dead < children_.size()) {
+    const Child& trigger = *children_[first_dead];
+    op->trigger = trigger.spec.id;
+    op->trigger_reason =
+        "deferred while paused (" + (trigger.last_exit ? describe(*trigger.last_exit) : "") + ")";
+    op->stop_cause = std::string(to_string(spec_.strategy)) + " restart on resume";
+  }
+  // Which children the deferred policy restarts.
+  std::size_t group_from = children_.size();
+  if (first_dead < children_.size()) {
+    if (spec_.strategy == Strategy::one_for_all) group_from = 0;
+    if (spec_.strategy == Strategy::rest_for_one) group_from = first_dead;
+  }
+  for (auto& id : running_in_reverse(group_from)) op->to_stop.push_back(id);
+  for (std::size_t i = 0; i < children_.size(); ++i) {
+    Child& c = *children_[i];
+    if (i >= group_from || c.died_while_paused || c.stopped_by_pause) {
+      op->to_start.push_back(c.spec.id);
+    }
+    c.died_while_paused = false;
+  }
+  begin_operation(std::move(op));
+}
+
+}  // namespace otpsup

@@ -1,0 +1,3 @@
+// The unit test runner (doctest provides main).
+#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
+#include <doctest/doctest.h>
