@@ -6,6 +6,7 @@
 // ("did you mean 'intensity'?").
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -35,13 +36,18 @@ struct Config {
   DaemonSettings daemon;
   // Every [supervisor.NAME], by name. The root is supervisors.at("root").
   std::map<std::string, SupervisorSpec> supervisors;
+  // Every [worker.NAME] and [supervisor.NAME], by name, as the ChildSpec a
+  // parent holds for it (for a supervisor: is_supervisor, restart, shutdown).
+  // Includes sections not reachable from the root: templates for `add` and
+  // `sandbox create --template`.
+  std::map<std::string, ChildSpec> child_specs;
 
   const SupervisorSpec& root() const { return supervisors.at("root"); }
 };
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when the error has no position (e.g. unreadable file)
+  int line = 0;  // 1-based; 0 when the error has no position (e.g. unreadable file)
   int column = 0;
   std::string message;  // what is wrong and what was expected
   std::string hint;     // may be empty

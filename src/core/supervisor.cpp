@@ -144,7 +144,9 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
   c->died_while_paused = false;
   by_pid_[pid] = c;
   op_->waiting.clear();
-  op_->reply_pid = pid;
+  if (op_->kind == Operation::Kind::manual_start || op_->kind == Operation::Kind::manual_restart) {
+    op_->reply_pid = pid;
+  }
 
   RecordAction r{.event = "started", .child = id, .pid = pid};
   switch (op_->kind) {

@@ -1,0 +1,46 @@
+// Names of the spec enums as written in the config file and shown by status.
+#include "otpsup/spec.h"
+
+#include "otpsup/duration.h"
+
+namespace otpsup {
+
+const char* to_string(Strategy s) {
+  switch (s) {
+    case Strategy::one_for_one:
+      return "one_for_one";
+    case Strategy::one_for_all:
+      return "one_for_all";
+    case Strategy::rest_for_one:
+      return "rest_for_one";
+    case Strategy::dynamic:
+      return "dynamic";
+  }
+  return "?";
+}
+
+const char* to_string(RestartType r) {
+  switch (r) {
+    case RestartType::permanent:
+      return "permanent";
+    case RestartType::transient:
+      return "transient";
+    case RestartType::temporary:
+      return "temporary";
+  }
+  return "?";
+}
+
+std::string to_string(const Shutdown& s) {
+  switch (s.kind) {
+    case Shutdown::Kind::timeout:
+      return format_duration(s.timeout);
+    case Shutdown::Kind::brutal_kill:
+      return "brutal_kill";
+    case Shutdown::Kind::infinity:
+      return "infinity";
+  }
+  return "?";
+}
+
+}  // namespace otpsup

@@ -1,0 +1,662 @@
+// otpsupctl: the command line client of otpsupd (otpsupctl(1)).
+//
+// Each subcommand is one request on the control socket (include/otpsup/
+// protocol.h), except `history --file`, which reads the log files itself so
+// the history stays readable while the daemon is down.
+//
+// Exit status: 0 ok, 1 refused by the daemon (or an unreadable --file),
+// 2 usage error, 3 cannot reach the daemon.
+#include <CLI/CLI.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ctl/client.h"
+#include "ctl/render.h"
+#include "otpsup/duration.h"
+#include "otpsup/exit_status.h"
+#include "otpsup/history_reader.h"
+#include "otpsup/paths.h"
+
+namespace otpsup::ctl {
+namespace {
+
+using json = nlohmann::ordered_json;
+
+enum ExitCode : int {
+  kExitOk = 0,
+  kExitRefused = 1,
+  kExitUsage = 2,
+  kExitUnreachable = 3,
+};
+
+// How long status and history wait for their reply unless --timeout says
+// otherwise. Other commands wait without limit: a stop lasts as long as the
+// child's shutdown timeout, a shutdown as long as the whole tree's.
+constexpr Duration kDefaultQueryTimeout{10'000};
+
+struct GlobalOptions {
+  std::string socket;               // --socket; empty = $OTPSUP_SOCKET or the default
+  std::optional<Duration> timeout;  // --timeout; zero = no deadline
+};
+
+// ---------------------------------------------------------------------------
+// Talking to the daemon.
+
+std::string socket_path(const GlobalOptions& global) {
+  if (!global.socket.empty()) return global.socket;
+  if (const char* from_env = std::getenv("OTPSUP_SOCKET"); from_env && *from_env) {
+    return from_env;
+  }
+  return default_socket_path();
+}
+
+// The reply deadline: --timeout when given (0 = none), else `fallback`.
+struct Wait {
+  Deadline deadline;
+  std::string text;  // for "no reply from otpsupd within TEXT"
+};
+
+Wait reply_wait(const GlobalOptions& global, std::optional<Duration> fallback) {
+  std::optional<Duration> limit = global.timeout ? global.timeout : fallback;
+  if (!limit || limit->count() == 0) return {};
+  return {Clock::now() + *limit, format_duration(*limit)};
+}
+
+// The daemon could not be reached, or the connection failed before a reply.
+int unreachable(const Status& status) {
+  std::cerr << "otpsupctl: " << status.message() << "\n";
+  return kExitUnreachable;
+}
+
+int cannot_connect(const Status& status) {
+  unreachable(status);
+  std::cerr << "otpsupctl: is otpsupd running? Start it, or pass --socket PATH "
+               "(or set OTPSUP_SOCKET)\n";
+  return kExitUnreachable;
+}
+
+// A string member of a reply object; `fallback` when absent or not a string.
+std::string string_or(const json& object, const char* key, const std::string& fallback) {
+  if (!object.is_object()) return fallback;
+  auto found = object.find(key);
+  return found != object.end() && found->is_string() ? found->get<std::string>() : fallback;
+}
+
+int refused(const json& reply) {
+  const json error = reply.value("error", json::object());
+  std::string message = string_or(error, "message", "");
+  std::string code = string_or(error, "code", "");
+  if (message.empty()) message = "request refused";
+  if (code.empty()) code = "unknown";
+  std::cerr << "otpsupctl: " << message << " (" << code << ")\n";
+  return kExitRefused;
+}
+
+int unexpected_reply(const json& reply) {
+  std::cerr << "otpsupctl: unexpected reply from otpsupd: " << reply.dump() << "\n";
+  return kExitRefused;
+}
+
+bool reply_ok(const json& reply) {
+  auto ok = reply.find("ok");
+  return ok != reply.end() && ok->is_boolean() && ok->get<bool>();
+}
+
+json reply_result(const json& reply) {
+  auto result = reply.find("result");
+  return result != reply.end() && result->is_object() ? *result : json::object();
+}
+
+// One request, one reply. On success stores the reply's result and returns
+// kExitOk; otherwise reports the failure on stderr and returns the exit code.
+int request(const GlobalOptions& global, json message, std::optional<Duration> default_timeout,
+            json* result) {
+  Client client;
+  if (Status status = client.connect(socket_path(global)); !status.ok()) {
+    return cannot_connect(status);
+  }
+  Wait wait = reply_wait(global, default_timeout);
+  json reply;
+  if (Status status = client.call(std::move(message), wait.deadline, wait.text, &reply);
+      !status.ok()) {
+    return unreachable(status);
+  }
+  if (!reply_ok(reply)) return refused(reply);
+  *result = reply_result(reply);
+  return kExitOk;
+}
+
+std::string pid_text(const json& result) {
+  auto pid = result.find("pid");
+  if (pid == result.end() || !pid->is_number_integer()) return {};
+  return " (pid " + std::to_string(pid->get<std::int64_t>()) + ")";
+}
+
+// ---------------------------------------------------------------------------
+// history: filters shared by the daemon request and --file.
+
+// `--since`: a sequence number, or an instant in microseconds since the epoch.
+struct Since {
+  std::optional<std::uint64_t> seq;
+  std::optional<std::int64_t> micros;
+  std::string rfc3339;  // the instant as sent to the daemon
+};
+
+bool all_digits(std::string_view text) {
+  return !text.empty() && text.find_first_not_of("0123456789") == std::string_view::npos;
+}
+
+// Parses "YYYY-MM-DD", "YYYY-MM-DD[T ]HH:MM[:SS[.fraction]]" with an optional
+// "Z" or "+HH:MM"/"-HH:MM" (no zone = UTC) into microseconds since the epoch.
+std::optional<std::int64_t> parse_instant(std::string_view text) {
+  std::size_t pos = 0;
+  auto number = [&](std::size_t digits) -> std::optional<int> {
+    if (pos + digits > text.size()) return std::nullopt;
+    int value = 0;
+    for (std::size_t i = 0; i < digits; ++i) {
+      char c = text[pos + i];
+      if (c < '0' || c > '9') return std::nullopt;
+      value = value * 10 + (c - '0');
+    }
+    pos += digits;
+    return value;
+  };
+  auto expect = [&](char c) {
+    if (pos < text.size() && text[pos] == c) {
+      ++pos;
+      return true;
+    }
+    return false;
+  };
+
+  auto year = number(4);
+  if (!year || !expect('-')) return std::nullopt;
+  auto month = number(2);
+  if (!month || !expect('-')) return std::nullopt;
+  auto day = number(2);
+  if (!day) return std::nullopt;
+  std::chrono::year_month_day date{std::chrono::year(*year),
+                                   std::chrono::month(static_cast<unsigned>(*month)),
+                                   std::chrono::day(static_cast<unsigned>(*day))};
+  if (!date.ok()) return std::nullopt;
+
+  int hour = 0, minute = 0, second = 0;
+  std::int64_t fraction_micros = 0;
+  if (pos < text.size() && (text[pos] == 'T' || text[pos] == 't' || text[pos] == ' ')) {
+    ++pos;
+    auto h = number(2);
+    if (!h || !expect(':')) return std::nullopt;
+    auto m = number(2);
+    if (!m) return std::nullopt;
+    hour = *h;
+    minute = *m;
+    if (expect(':')) {
+      auto s = number(2);
+      if (!s) return std::nullopt;
+      second = *s;
+      if (expect('.')) {
+        std::int64_t scale = 100'000;
+        std::size_t digits = 0;
+        while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') {
+          fraction_micros += (text[pos] - '0') * scale;
+          scale /= 10;
+          ++pos;
+          ++digits;
+        }
+        if (digits == 0) return std::nullopt;
+      }
+    }
+    if (hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  }
+
+  std::int64_t offset_seconds = 0;
+  bool utc = expect('Z') || expect('z');
+  if (!utc && pos < text.size() && (text[pos] == '+' || text[pos] == '-')) {
+    int sign = text[pos] == '-' ? -1 : 1;
+    ++pos;
+    auto oh = number(2);
+    if (!oh) return std::nullopt;
+    expect(':');
+    auto om = number(2);
+    if (!om || *oh > 23 || *om > 59) return std::nullopt;
+    offset_seconds = sign * (*oh * 3600 + *om * 60);
+  }
+  if (pos != text.size()) return std::nullopt;
+
+  std::int64_t days = std::chrono::sys_days(date).time_since_epoch().count();
+  std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
+  return seconds * 1'000'000 + fraction_micros;
+}
+
+// "2026-11-26T12:00:01.234567Z".
+std::string format_instant(std::int64_t micros) {
+  using namespace std::chrono;
+  sys_time<microseconds> instant{microseconds(micros)};
+  sys_days day = floor<days>(instant);
+  year_month_day date{day};
+  hh_mm_ss<microseconds> time{instant - day};
+  char text[64];
+  std::snprintf(text, sizeof(text), "%04d-%02u-%02uT%02d:%02d:%02d.%06lldZ",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
+                static_cast<int>(time.minutes().count()), static_cast<int>(time.seconds().count()),
+                static_cast<long long>(time.subseconds().count()));
+  return text;
+}
+
+// A seq number, an instant, or a duration meaning "that long ago".
+std::optional<Since> parse_since(const std::string& text) {
+  Since since;
+  if (all_digits(text)) {
+    errno = 0;
+    char* end = nullptr;
+    unsigned long long seq = std::strtoull(text.c_str(), &end, 10);
+    if (errno != 0) return std::nullopt;
+    since.seq = seq;
+    return since;
+  }
+  if (auto instant = parse_instant(text)) {
+    since.micros = instant;
+  } else if (auto ago = parse_duration(text)) {
+    auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch());
+    since.micros = (now - std::chrono::duration_cast<std::chrono::microseconds>(*ago)).count();
+  } else {
+    return std::nullopt;
+  }
+  since.rfc3339 = format_instant(*since.micros);
+  return since;
+}
+
+// True when `full_path` is `suffix` or ends with "/" + suffix.
+bool path_has_suffix(const std::string& full_path, const std::string& suffix) {
+  if (full_path == suffix) return true;
+  return full_path.size() > suffix.size() &&
+         full_path.compare(full_path.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+         full_path[full_path.size() - suffix.size() - 1] == '/';
+}
+
+struct HistoryQuery {
+  std::string path;  // set from the command line's PATH
+  std::size_t lines = 20;
+  std::string event;
+  std::optional<Since> since;
+  bool follow = false;
+  bool json_output = false;
+  std::string file;  // --file: read the log directly
+};
+
+// A string member of a history record; empty when absent or not a string.
+std::string text_member(const nlohmann::json& record, const char* key) {
+  auto found = record.find(key);
+  return found != record.end() && found->is_string() ? found->get<std::string>() : std::string();
+}
+
+// The filters of the daemon's history command, applied to one record read
+// from a file.
+bool record_matches(const HistoryQuery& options, const nlohmann::json& record) {
+  if (!record.is_object()) return false;
+  if (!options.path.empty()) {
+    std::string sup = text_member(record, "sup");
+    std::string child = text_member(record, "child");
+    bool match = (!child.empty() && path_has_suffix(sup + "/" + child, options.path)) ||
+                 (!sup.empty() && path_has_suffix(sup, options.path));
+    if (!match) return false;
+  }
+  if (!options.event.empty() && text_member(record, "event") != options.event) return false;
+  if (options.since) {
+    if (options.since->seq) {
+      auto seq = record.find("seq");
+      if (seq == record.end() || !seq->is_number_unsigned() ||
+          seq->get<std::uint64_t>() < *options.since->seq) {
+        return false;
+      }
+    } else {
+      auto stamp = parse_instant(text_member(record, "ts"));
+      if (!stamp || *stamp < *options.since->micros) return false;
+    }
+  }
+  return true;
+}
+
+// Prints one raw record line from the daemon; flushed at once when following.
+void print_history_line(const HistoryQuery& options, const std::string& raw) {
+  std::cout << (options.json_output ? raw : render_history_line(raw)) << '\n';
+  if (options.follow) std::cout.flush();
+}
+
+void warn_history_problem(const HistoryProblem& problem) {
+  std::cerr << "otpsupctl: warning: " << problem.file << ":";
+  if (problem.line_no != 0) {
+    std::cerr << problem.line_no;
+  } else {
+    std::cerr << "offset " << problem.offset;
+  }
+  std::cerr << ": " << (problem.torn ? "torn record: " : "corrupt record: ") << problem.reason
+            << "\n";
+}
+
+int history_from_files(const HistoryQuery& options) {
+  std::vector<std::string> files = history_files(options.file);
+  if (files.empty()) {
+    std::cerr << "otpsupctl: no history log at " << options.file << "\n";
+    return kExitRefused;
+  }
+  auto matches = [&options](const HistoryRecord& record) {
+    return record_matches(options, record.json);
+  };
+  auto print = [&options](const HistoryRecord& record) {
+    std::cout << (options.json_output ? record.line : render_history_line(record.line)) << "\n";
+  };
+
+  Status status;
+  if (options.lines == 0) {
+    status = read_history(
+        files,
+        [&](const HistoryRecord& record) {
+          if (matches(record)) print(record);
+          return true;
+        },
+        warn_history_problem);
+  } else {
+    std::vector<HistoryRecord> records;
+    status = read_history_tail(files, options.lines, matches, &records, warn_history_problem);
+    if (status.ok()) {
+      for (const HistoryRecord& record : records) print(record);
+    }
+  }
+  std::cout.flush();
+  if (!status.ok()) {
+    std::cerr << "otpsupctl: " << status.message() << "\n";
+    return kExitRefused;
+  }
+  return kExitOk;
+}
+
+int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options) {
+  json message = {{"cmd", "history"}, {"n", options.lines}};
+  if (!options.path.empty()) message["path"] = options.path;
+  if (!options.event.empty()) message["event"] = options.event;
+  if (options.since) {
+    message["since"] =
+        options.since->seq ? std::to_string(*options.since->seq) : options.since->rfc3339;
+  }
+  if (options.follow) message["follow"] = true;
+
+  // With -f, SIGINT/SIGTERM end the stream cleanly (exit 0) instead of
+  // killing the process in the middle of a line.
+  std::optional<InterruptScope> interrupts;
+  if (options.follow) interrupts.emplace();
+
+  Client client;
+  if (Status status = client.connect(socket_path(global)); !status.ok()) {
+    return cannot_connect(status);
+  }
+  std::uint64_t id = 0;
+  if (Status status = client.send(std::move(message), &id); !status.ok()) {
+    return unreachable(status);
+  }
+  Wait wait = reply_wait(global, kDefaultQueryTimeout);
+  Incoming incoming;
+  if (Status status = client.receive(id, wait.deadline, &incoming); !status.ok()) {
+    return unreachable(status);
+  }
+  switch (incoming.kind) {
+    case Incoming::Kind::message:
+      break;
+    case Incoming::Kind::interrupted:
+      return kExitOk;
+    case Incoming::Kind::closed:
+      return unreachable(Status::error("otpsupd closed the connection before replying"));
+    case Incoming::Kind::timed_out:
+      return unreachable(Status::error("no reply from otpsupd within " + wait.text));
+  }
+  const json& reply = incoming.message;
+  if (!reply_ok(reply)) return refused(reply);
+  json result = reply_result(reply);
+
+  if (auto corrupt = result.find("corrupt"); corrupt != result.end() && corrupt->is_array()) {
+    for (const json& problem : *corrupt) {
+      if (!problem.is_object()) continue;
+      std::cerr << "otpsupctl: warning: " << string_or(problem, "file", "?") << ":"
+                << (problem.contains("line") ? problem["line"].dump() : "?") << ": "
+                << string_or(problem, "reason", "corrupt record") << "\n";
+    }
+  }
+  auto lines = result.find("lines");
+  if (lines == result.end() || !lines->is_array()) return unexpected_reply(reply);
+  for (const json& line : *lines) {
+    if (line.is_string()) print_history_line(options, line.get<std::string>());
+  }
+  std::cout.flush();
+  if (!options.follow) return kExitOk;
+
+  for (;;) {
+    if (Status status = client.receive(id, std::nullopt, &incoming); !status.ok()) {
+      return unreachable(status);
+    }
+    if (incoming.kind != Incoming::Kind::message) return kExitOk;  // closed or interrupted
+    const json& streamed = incoming.message;
+    if (auto line = streamed.find("stream"); line != streamed.end() && line->is_string()) {
+      print_history_line(options, line->get<std::string>());
+    } else if (streamed.contains("ok") && !reply_ok(streamed)) {
+      return refused(streamed);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// The other commands.
+
+int status_command(const GlobalOptions& global, const std::string& path, bool json_output) {
+  json message = {{"cmd", "status"}};
+  if (!path.empty()) message["path"] = path;
+  json result;
+  if (int rc = request(global, message, kDefaultQueryTimeout, &result)) return rc;
+  auto tree = result.find("tree");
+  if (tree == result.end() || !tree->is_object()) return unexpected_reply(result);
+  if (json_output) {
+    std::cout << tree->dump(2) << std::endl;
+  } else {
+    std::cout << render_status_tree(*tree) << std::flush;
+  }
+  return kExitOk;
+}
+
+// `VERB PATH` commands: one request, then "<done> PATH[ (pid N)]<note>".
+int path_command(const GlobalOptions& global, json message, const std::string& done,
+                 const std::string& note = {}) {
+  std::string path = string_or(message, "path", "");
+  json result;
+  if (int rc = request(global, std::move(message), std::nullopt, &result)) return rc;
+  std::cout << done << " " << path << pid_text(result) << note << std::endl;
+  return kExitOk;
+}
+
+int kill_command(const GlobalOptions& global, const std::string& path, int signal, bool force) {
+  json message = {{"cmd", "kill"}, {"path", path}, {"signal", signal}};
+  if (force) message["force"] = true;
+  json result;
+  if (int rc = request(global, message, std::nullopt, &result)) return rc;
+  std::string sent = string_or(result, "signal", signal_name(signal));
+  std::cout << "sent " << sent << " to " << path << pid_text(result) << std::endl;
+  return kExitOk;
+}
+
+int shutdown_command(const GlobalOptions& global) {
+  json result;
+  if (int rc = request(global, {{"cmd", "shutdown"}}, std::nullopt, &result)) return rc;
+  std::cout << "otpsupd shut down" << std::endl;
+  return kExitOk;
+}
+
+// ---------------------------------------------------------------------------
+// The command line.
+
+CLI::Validator duration_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return parse_duration(text) ? std::string()
+                                    : "not a duration: '" + text + "' (examples: 500ms, 10s, 1m)";
+      },
+      "");
+}
+
+CLI::Validator signal_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return parse_signal(text) > 0 ? std::string() : "unknown signal: '" + text + "'";
+      },
+      "");
+}
+
+CLI::Validator since_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return parse_since(text) ? std::string()
+                                 : "not a seq number, time or duration: '" + text + "'";
+      },
+      "");
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"Control otpsupd, the Erlang/OTP-style process supervisor.", "otpsupctl"};
+  app.fallthrough();  // global options may also follow the subcommand
+  app.require_subcommand(1);
+  app.footer(
+      "PATH is a node's full path (root/demo_tracking/counter1) or a unique suffix of it at a\n"
+      "'/' boundary (counter1, demo_tracking/counter1).\n"
+      "Exit status: 0 ok, 1 refused by otpsupd, 2 usage error, 3 cannot reach otpsupd.\n"
+      "See otpsupctl(1).");
+
+  GlobalOptions global;
+  app.add_option("--socket", global.socket,
+                 "Control socket (default: $OTPSUP_SOCKET, else the per-user default)")
+      ->type_name("PATH");
+  app.add_option_function<std::string>(
+         "--timeout", [&global](const std::string& text) { global.timeout = parse_duration(text); },
+         "How long to wait for a reply (default: 10s for status and history, no limit "
+         "otherwise; 0 = no limit)")
+      ->type_name("DURATION")
+      ->check(duration_check());
+
+  // Each subcommand and what it does once the command line is parsed.
+  std::vector<std::pair<CLI::App*, std::function<int()>>> commands;
+  auto add_command = [&](const std::string& name, const std::string& description,
+                         std::function<int()> action) {
+    CLI::App* command = app.add_subcommand(name, description);
+    commands.emplace_back(command, std::move(action));
+    return command;
+  };
+  auto add_path = [](CLI::App* command, std::string* path, const std::string& description) {
+    return command->add_option("PATH", *path, description)->type_name("");
+  };
+  const std::string node_path = "Node: full path or unique suffix";
+
+  std::string path;  // every command takes at most one PATH
+  bool json_output = false;
+
+  CLI::App* status = add_command("status", "Show the supervision tree, or the subtree at PATH",
+                                 [&] { return status_command(global, path, json_output); });
+  add_path(status, &path, node_path);
+  status->add_flag("--json", json_output, "Print the tree as JSON");
+
+  bool pause_stop = false;
+  CLI::App* pause = add_command("pause", "Suspend a supervisor's restart policy", [&] {
+    json message = {{"cmd", "pause"}, {"path", path}};
+    if (pause_stop) message["stop"] = true;
+    return path_command(global, message, "paused", pause_stop ? " and stopped its children" : "");
+  });
+  add_path(pause, &path, "Supervisor: full path or unique suffix")->required();
+  pause->add_flag("--stop", pause_stop, "Also stop its children (reverse start order)");
+
+  struct Verb {
+    const char* name;
+    const char* description;
+    const char* done;
+  };
+  for (const Verb& verb : {
+           Verb{"resume", "Resume a paused supervisor and apply its deferred policy", "resumed"},
+           Verb{"start", "Start a stopped child", "started"},
+           Verb{"stop", "Stop a child and keep its spec; it stays down until started", "stopped"},
+           Verb{"restart", "Stop and start a child (recorded as manual_restart)", "restarted"},
+           Verb{"remove", "Delete the spec of a stopped child", "removed"},
+       }) {
+    CLI::App* command = add_command(verb.name, verb.description, [&global, &path, verb] {
+      return path_command(global, {{"cmd", verb.name}, {"path", path}}, verb.done);
+    });
+    add_path(command, &path, node_path)->required();
+  }
+
+  std::string signal_text = "TERM";
+  bool kill_force = false;
+  CLI::App* kill = add_command(
+      "kill", "Send a signal to a child; its supervisor reacts as to a crash",
+      [&] { return kill_command(global, path, parse_signal(signal_text), kill_force); });
+  add_path(kill, &path, node_path)->required();
+  kill->add_option("-s,--signal", signal_text, "Signal name or number (default TERM)")
+      ->type_name("SIGNAL")
+      ->check(signal_check());
+  kill->add_flag("--force", kill_force, "Allow killing a supervisor (never the root)");
+
+  add_command("shutdown", "Stop the whole tree, then otpsupd",
+              [&] { return shutdown_command(global); });
+
+  HistoryQuery query;
+  std::string since_text;
+  CLI::App* history = add_command("history", "Show the restart history", [&] {
+    query.path = path;
+    query.json_output = json_output;
+    if (!since_text.empty()) query.since = parse_since(since_text);
+    if (!query.file.empty()) return history_from_files(query);
+    return history_from_daemon(global, query);
+  });
+  add_path(history, &path, "Only records of this node and of its children (path suffix)");
+  history->add_option("-n,--lines", query.lines, "Show the last N records (0 = all; default 20)")
+      ->type_name("N")
+      ->check(CLI::NonNegativeNumber.description(""));
+  history->add_option("--event", query.event, "Only records of this event (restarted, ...)")
+      ->type_name("EVENT");
+  history
+      ->add_option("--since", since_text,
+                   "Only records from this seq number, time (2026-11-26T12:00:00Z; UTC "
+                   "when no zone) or duration ago (10m)")
+      ->type_name("T")
+      ->check(since_check());
+  CLI::Option* follow =
+      history->add_flag("-f,--follow", query.follow, "Keep printing new records until Ctrl-C");
+  history->add_flag("--json", json_output, "Print records exactly as stored, one per line");
+  history
+      ->add_option("--file", query.file,
+                   "Read the history log LOG (a file or its directory, with its rotations) "
+                   "directly, without otpsupd")
+      ->type_name("LOG")
+      ->excludes(follow);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    int status = app.exit(error);
+    return status == 0 ? kExitOk : kExitUsage;
+  }
+  for (const auto& [command, action] : commands) {
+    if (command->parsed()) return action();
+  }
+  return kExitUsage;  // not reached: require_subcommand(1)
+}
+
+}  // namespace
+}  // namespace otpsup::ctl
+
+int main(int argc, char** argv) {
+  return otpsup::ctl::run(argc, argv);
+}

@@ -1,0 +1,141 @@
+// otpsupd: command line, configuration, background mode; then Daemon::run.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "daemon/daemon.h"
+#include "os/self_exe.h"
+#include "otpsup/config.h"
+#include "otpsup/paths.h"
+
+using namespace otpsup;
+
+namespace {
+
+constexpr const char* kDemoSource = "<built-in demo>";
+
+ConfigLoad load(const std::string& path) {
+  ConfigContext ctx;
+  ctx.self_dir = self_exe_dir();
+  if (const char* p = std::getenv("PATH")) ctx.path_env = p;
+  if (path.empty()) return load_config_text(embedded_demo_config(), kDemoSource, ctx);
+  return load_config_file(path, ctx);
+}
+
+// Nested supervisor processes arrive with the supervision-trees work; until
+// then a tree must be flat under root.
+void reject_nested(ConfigLoad& load) {
+  if (!load.ok()) return;
+  const SupervisorSpec& root = load.config->root();
+  for (const ChildSpec& c : root.children) {
+    if (c.is_supervisor) {
+      load.errors.push_back({load.config->source, root.pos.line, root.pos.column,
+                             "child '" + c.id + "' of root is a supervisor: nested supervisors "
+                             "are not supported yet",
+                             "list its workers under [supervisor.root] for now"});
+    }
+  }
+  if (!load.errors.empty()) load.config.reset();
+}
+
+int report(const ConfigLoad& load) {
+  for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
+  return static_cast<int>(DaemonExit::config_error);
+}
+
+// Background mode: the parent returns once the tree is up (0) or failed (1).
+// Returns the write end of the readiness pipe in the daemon process.
+int daemonize() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) < 0) {
+    std::perror("otpsupd: pipe2");
+    std::exit(2);
+  }
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    std::perror("otpsupd: fork");
+    std::exit(2);
+  }
+  if (pid > 0) {
+    ::close(fds[1]);
+    std::string message;
+    char buf[512];
+    ssize_t n;
+    while ((n = ::read(fds[0], buf, sizeof buf)) > 0) message.append(buf, static_cast<size_t>(n));
+    if (message == "ok\n") std::exit(0);
+    std::fprintf(stderr, "otpsupd: %s", message.empty() ? "daemon exited during start\n"
+                                                        : message.c_str());
+    std::exit(1);
+  }
+  ::close(fds[0]);
+  ::setsid();
+  const int null_fd = ::open("/dev/null", O_RDWR);
+  if (null_fd >= 0) {
+    ::dup2(null_fd, 0);
+    ::dup2(null_fd, 1);
+    ::dup2(null_fd, 2);
+    if (null_fd > 2) ::close(null_fd);
+  }
+  return fds[1];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "otpsupd - supervise OS processes with Erlang/OTP semantics.\n"
+      "Runs the supervision tree of the configuration (the built-in demo tree without -c),\n"
+      "serves otpsupctl on a Unix socket and keeps an append-only restart history.\n"
+      "See otpsupd(8) and otpsup.toml(5).",
+      "otpsupd"};
+  std::string config_path, socket_path, state_dir, check_path;
+  bool foreground = false;
+  app.add_option("-c,--config", config_path, "configuration file (default: the built-in demo)");
+  app.add_option("--socket", socket_path, "control socket path (overrides [daemon] socket)");
+  app.add_option("--state-dir", state_dir, "directory of the history log (overrides [daemon] state_dir)");
+  app.add_flag("--foreground", foreground, "stay in the foreground (default: detach once the tree is up)");
+  CLI::Option* check = app.add_option("--check", check_path,
+                                      "only validate FILE (or the -c file, or the demo) and exit 0/1")
+                           ->expected(0, 1);
+  app.set_version_flag("--version", "otpsupd 0.1.0");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(DaemonExit::config_error);
+  }
+
+  if (check->count() > 0) {
+    const std::string path = check_path.empty() ? config_path : check_path;
+    ConfigLoad result = load(path);
+    if (!result.ok()) return report(result);
+    const Config& c = *result.config;
+    std::size_t workers = 0;
+    for (const auto& [name, s] : c.supervisors) {
+      for (const auto& child : s.children) workers += child.is_supervisor ? 0 : 1;
+    }
+    std::printf("%s: ok (%zu supervisors, %zu workers)\n", c.source.c_str(), c.supervisors.size(),
+                workers);
+    return 0;
+  }
+
+  ConfigLoad result = load(config_path);
+  reject_nested(result);
+  if (!result.ok()) return report(result);
+
+  DaemonOptions options;
+  options.config = std::move(*result.config);
+  options.socket_path = !socket_path.empty()                  ? socket_path
+                        : !options.config.daemon.socket.empty() ? options.config.daemon.socket
+                                                                : default_socket_path();
+  options.state_dir = !state_dir.empty()                          ? state_dir
+                      : !options.config.daemon.state_dir.empty() ? options.config.daemon.state_dir
+                                                                  : default_state_dir();
+  options.foreground = foreground;
+  if (!foreground) options.ready_fd = daemonize();
+  Daemon daemon(std::move(options));
+  return static_cast<int>(daemon.run());
+}

@@ -1,0 +1,163 @@
+#include "os/spawn.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "otpsup/unique_fd.h"
+
+extern char** environ;
+
+namespace otpsup {
+
+namespace {
+
+// What the child reports over the error pipe when it cannot reach execve.
+enum class Stage : int { setsid = 1, stdin_null, chdir, pdeathsig, parent_died, exec };
+
+struct ChildFailure {
+  Stage stage;
+  int error;
+};
+
+const char* stage_name(Stage s) {
+  switch (s) {
+    case Stage::setsid: return "setsid";
+    case Stage::stdin_null: return "redirect stdin";
+    case Stage::chdir: return "chdir";
+    case Stage::pdeathsig: return "prctl(PR_SET_PDEATHSIG)";
+    case Stage::parent_died: return "supervisor died during start";
+    case Stage::exec: return "exec";
+  }
+  return "start";
+}
+
+// argv/envp as NUL-terminated arrays of pointers into owned strings.
+struct CStringArray {
+  std::vector<std::string> storage;
+  std::vector<char*> pointers;
+  char** finish() {
+    pointers.clear();
+    for (auto& s : storage) pointers.push_back(s.data());
+    pointers.push_back(nullptr);
+    return pointers.data();
+  }
+};
+
+bool is_kept_when_clearing(std::string_view entry) {
+  for (std::string_view name : {"PATH=", "HOME=", "USER=", "LANG="}) {
+    if (entry.substr(0, name.size()) == name) return true;
+  }
+  return false;
+}
+
+CStringArray build_environment(const ChildSpec& spec, const std::string& child_path) {
+  CStringArray env;
+  auto overridden = [&](std::string_view entry) {
+    const auto eq = entry.find('=');
+    const std::string name(entry.substr(0, eq));
+    return spec.env.count(name) > 0 || name == "OTPSUP_CHILD_PATH";
+  };
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    if (spec.clear_env && !is_kept_when_clearing(entry)) continue;
+    if (overridden(entry)) continue;
+    env.storage.emplace_back(entry);
+  }
+  for (const auto& [name, value] : spec.env) env.storage.push_back(name + "=" + value);
+  env.storage.push_back("OTPSUP_CHILD_PATH=" + child_path);
+  return env;
+}
+
+[[noreturn]] void fail_in_child(int error_fd, Stage stage, int err) {
+  const ChildFailure failure{stage, err};
+  ssize_t ignored = ::write(error_fd, &failure, sizeof failure);
+  (void)ignored;
+  ::_exit(127);
+}
+
+// Runs in the forked child. Async-signal-safe calls only.
+[[noreturn]] void exec_child(const char* executable, char** argv, char** envp, const char* cwd,
+                             int dev_null, int error_fd, pid_t supervisor_pid) {
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig != SIGKILL && sig != SIGSTOP) ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  ::sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  if (::setsid() < 0) fail_in_child(error_fd, Stage::setsid, errno);
+  if (::dup2(dev_null, STDIN_FILENO) < 0) fail_in_child(error_fd, Stage::stdin_null, errno);
+  if (cwd != nullptr && ::chdir(cwd) < 0) fail_in_child(error_fd, Stage::chdir, errno);
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_in_child(error_fd, Stage::pdeathsig, errno);
+  if (::getppid() != supervisor_pid) fail_in_child(error_fd, Stage::parent_died, 0);
+  // Nothing of the daemon's beyond 0, 1, 2 may reach the program.
+  ::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+  ::execve(executable, argv, envp);
+  fail_in_child(error_fd, Stage::exec, errno);
+}
+
+}  // namespace
+
+Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid) {
+  CStringArray argv;
+  argv.storage = spec.command;
+  char** argv_ptrs = argv.finish();
+  CStringArray env = build_environment(spec, child_path);
+  char** env_ptrs = env.finish();
+  const std::string& executable = spec.executable.empty() ? spec.command.at(0) : spec.executable;
+  const char* cwd = spec.cwd ? spec.cwd->c_str() : nullptr;
+
+  UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!dev_null) return Status::from_errno("open", "/dev/null", errno);
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) < 0) return Status::from_errno("pipe2", "", errno);
+  UniqueFd error_read(pipe_fds[0]);
+  UniqueFd error_write(pipe_fds[1]);
+
+  sigset_t all, old;
+  ::sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  const pid_t supervisor_pid = ::getpid();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    exec_child(executable.c_str(), argv_ptrs, env_ptrs, cwd, dev_null.get(), error_write.get(),
+               supervisor_pid);
+  }
+  const int fork_errno = errno;
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (child < 0) return Status::from_errno("fork", executable, fork_errno);
+  error_write.reset();
+
+  ChildFailure failure{};
+  ssize_t n;
+  do {
+    n = ::read(error_read.get(), &failure, sizeof failure);
+  } while (n < 0 && errno == EINTR);
+  if (n == 0) {
+    *pid = child;
+    return Status::ok_status();
+  }
+  // The child failed before execve and has exited (or is about to): reap it
+  // here so no zombie and no stray exit event remains.
+  int status;
+  while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (n != static_cast<ssize_t>(sizeof failure)) {
+    return Status::error("start " + executable + ": child failed before exec");
+  }
+  const std::string object = failure.stage == Stage::chdir && cwd ? std::string(cwd) : executable;
+  if (failure.stage == Stage::parent_died) return Status::error(stage_name(failure.stage));
+  return Status::from_errno(stage_name(failure.stage), object, failure.error);
+}
+
+}  // namespace otpsup

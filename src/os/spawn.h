@@ -1,0 +1,28 @@
+// Spawning one worker process: fork, child setup, execve.
+//
+// The child does only async-signal-safe work between fork and execve: reset
+// signal dispositions and mask, setsid (own session and process group, so it
+// can never signal its supervisor's group), stdin from /dev/null, chdir,
+// PR_SET_PDEATHSIG(SIGKILL) followed by a getppid() check against the pid
+// saved before fork, mark every fd >= 3 close-on-exec, execve. Any failure is
+// reported back over a close-on-exec pipe (EOF means execve succeeded), so
+// "No such file or directory" is a start error with a message, not a crash.
+// Signals are blocked in the parent around fork. Everything the child needs
+// (argv, envp) is built before fork: the child never allocates.
+#pragma once
+
+#include <string>
+
+#include "otpsup/spec.h"
+#include "otpsup/status.h"
+
+namespace otpsup {
+
+// Starts `spec` (a worker). `child_path` ("root/counter1") is exported to the
+// child as OTPSUP_CHILD_PATH. On success sets *pid and returns ok; on failure
+// returns "chdir /x: No such file or directory" or "exec /bin/x: Permission
+// denied" style errors; no process is left behind (a child that failed
+// before execve has been reaped).
+Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid);
+
+}  // namespace otpsup
