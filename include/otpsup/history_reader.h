@@ -32,10 +32,10 @@ struct HistoryRecord {
 };
 
 struct HistoryProblem {
-  std::string file;          // path of the file holding the bad line
+  std::string file;           // path of the file holding the bad line
   std::uint64_t line_no = 0;  // 1-based line number; 0 when unknown (tail reads backwards)
-  std::uint64_t offset = 0;  // byte offset of the start of the line in `file`
-  std::string reason;        // e.g. "crc mismatch: stored 0badc0de, computed 8a1f02c3"
+  std::uint64_t offset = 0;   // byte offset of the start of the line in `file`
+  std::string reason;         // e.g. "crc mismatch: stored 0badc0de, computed 8a1f02c3"
   // true: the line lies after the last valid record of the newest file — an
   // unterminated or bad last line left by a write in progress or a crash (a
   // torn tail, which HistoryWriter::open cuts). false: corruption.
@@ -54,7 +54,8 @@ std::vector<std::string> history_files(const std::string& path);
 // read (still an ok Status). Bad lines go to `on_problem` in file order,
 // interleaved with the records. A file that no longer exists is skipped (it
 // was rotated away). Returns an error Status only when a file cannot be
-// opened or read.
+// opened or read, or is not a regular file.
+// REQUIRES: on_record is callable.
 Status read_history(const std::vector<std::string>& files,
                     const std::function<bool(const HistoryRecord&)>& on_record,
                     const std::function<void(const HistoryProblem&)>& on_problem);

@@ -30,8 +30,8 @@
 namespace otpsup {
 
 struct HistoryOptions {
-  std::string dir;                             // log directory (created 0700 if missing)
-  std::string file_name = "history.log";       // current file; rotated ones add ".1", ".2", ...
+  std::string dir;                        // log directory (created 0700 if missing)
+  std::string file_name = "history.log";  // current file; rotated ones add ".1", ".2", ...
   HistorySync sync = HistorySync::batch;
   std::uint64_t max_size = 64ull << 20;  // rotate before an append would grow the file past this
   int keep = 4;                          // rotated files kept (.1 ... .keep); 0 keeps none

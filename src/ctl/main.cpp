@@ -519,6 +519,16 @@ CLI::Validator signal_check() {
       "");
 }
 
+// CLI11 2.1 would wrap "-5" around into a huge unsigned value.
+CLI::Validator count_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return all_digits(text) && text.size() <= 9 ? std::string()
+                                                    : "not a count (0, 1, 2, ...): '" + text + "'";
+      },
+      "");
+}
+
 CLI::Validator since_check() {
   return CLI::Validator(
       [](std::string& text) -> std::string {
@@ -623,7 +633,7 @@ int run(int argc, char** argv) {
   add_path(history, &path, "Only records of this node and of its children (path suffix)");
   history->add_option("-n,--lines", query.lines, "Show the last N records (0 = all; default 20)")
       ->type_name("N")
-      ->check(CLI::NonNegativeNumber.description(""));
+      ->check(count_check());
   history->add_option("--event", query.event, "Only records of this event (restarted, ...)")
       ->type_name("EVENT");
   history

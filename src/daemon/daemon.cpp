@@ -128,6 +128,7 @@ void Daemon::on_stop_signal(int signum) {
 void Daemon::begin_shutdown(const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
+  options_.notifier.notify("STOPPING=1");
   append_history({{"sup", root_path()}, {"event", "daemon_stopping"}, {"reason", why}});
   root_->shutdown(now());
   pump();
@@ -183,6 +184,8 @@ void Daemon::execute(Action& action) {
     if (reply->pid != 0) result["pid"] = reply->pid;
     server_->send(p.client, {{"id", p.request_id}, {"ok", true}, {"result", result}});
   } else if (std::get_if<BootCompletedAction>(&action)) {
+    options_.notifier.notify("READY=1\nSTATUS=supervising " +
+                             std::to_string(root_->children().size()) + " children");
     if (options_.ready_fd >= 0) {
       ssize_t ignored = ::write(options_.ready_fd, "ok\n", 3);
       (void)ignored;

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/control_server.h"
+#include "os/service_notify.h"
 #include "otpsup/config.h"
 #include "otpsup/history_filter.h"
 #include "otpsup/history_writer.h"
@@ -44,6 +45,7 @@ struct DaemonOptions {
   std::string state_dir;
   bool foreground = false;
   int ready_fd = -1;  // background mode: "ok\n" or the error is written here once booted
+  ServiceNotifier notifier;  // foreground mode: READY=1 once booted, STOPPING=1
 };
 
 class Daemon {

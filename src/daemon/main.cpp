@@ -135,6 +135,7 @@ int main(int argc, char** argv) {
                       : !options.config.daemon.state_dir.empty() ? options.config.daemon.state_dir
                                                                   : default_state_dir();
   options.foreground = foreground;
+  options.notifier = ServiceNotifier::from_environment();
   if (!foreground) options.ready_fd = daemonize();
   Daemon daemon(std::move(options));
   return static_cast<int>(daemon.run());

@@ -59,8 +59,8 @@ bool verify_record_line(std::string_view line, std::string* reason) {
   }
   const std::uint32_t computed = crc32c(line.substr(0, seal_at));
   if (stored != computed) {
-    return fail(reason,
-                "crc mismatch: stored " + crc_to_hex(stored) + ", computed " + crc_to_hex(computed));
+    return fail(reason, "crc mismatch: stored " + crc_to_hex(stored) + ", computed " +
+                            crc_to_hex(computed));
   }
   return true;
 }

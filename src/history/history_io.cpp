@@ -70,6 +70,12 @@ Status open_for_reading(const std::string& path, UniqueFd* fd, int* err) {
     const int raw = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (raw >= 0) {
       fd->reset(raw);
+      struct stat st {};
+      if (::fstat(raw, &st) != 0) return Status::from_errno("history: cannot stat", path, errno);
+      if (!S_ISREG(st.st_mode)) {  // a device or fifo could stream forever
+        fd->reset();
+        return Status::error("history: cannot read " + path + ": not a regular file");
+      }
       return Status::ok_status();
     }
     if (errno == EINTR) continue;
@@ -115,7 +121,8 @@ bool ReverseLineReader::find_prev_newline(std::uint64_t before, bool* found, std
     const void* hit = ::memrchr(block_.data(), '\n', len);
     if (hit != nullptr) {
       *found = true;
-      *at = block_start_ + static_cast<std::uint64_t>(static_cast<const char*>(hit) - block_.data());
+      *at =
+          block_start_ + static_cast<std::uint64_t>(static_cast<const char*>(hit) - block_.data());
       return true;
     }
     p = block_start_;

@@ -27,7 +27,8 @@ struct Line {
 // returns false and sets *reason.
 bool decode_line(const Line& line, HistoryRecord* out, std::string* reason);
 
-// Opens `path` read-only (O_CLOEXEC). Errno goes into the Status; *err gets it too.
+// Opens `path` read-only (O_CLOEXEC); it must be a regular file. On failure
+// *err is the open(2) errno (0 when the file is not a regular file).
 Status open_for_reading(const std::string& path, UniqueFd* fd, int* err);
 
 // Size of the file behind `fd`.

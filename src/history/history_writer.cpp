@@ -81,7 +81,8 @@ Status random_boot_id(std::string* out) {
 }
 
 std::string dump_json(const nlohmann::ordered_json& value) {
-  return value.dump(-1, ' ', /*ensure_ascii=*/false, nlohmann::ordered_json::error_handler_t::replace);
+  return value.dump(-1, ' ', /*ensure_ascii=*/false,
+                    nlohmann::ordered_json::error_handler_t::replace);
 }
 
 // The seq of the last valid record of `path` (searched from the end), if any.

@@ -7,7 +7,9 @@
 using otpsup::crc32c;
 using otpsup::crc32c_extend;
 
-TEST_CASE("Crc32cOfCheckStringIsE3069283") { CHECK(crc32c("123456789") == 0xE3069283u); }
+TEST_CASE("Crc32cOfCheckStringIsE3069283") {
+  CHECK(crc32c("123456789") == 0xE3069283u);
+}
 
 TEST_CASE("Crc32cMatchesRfc3720Vectors") {
   // iSCSI (RFC 3720 B.4) test vectors, as in leveldb's crc32c_test.

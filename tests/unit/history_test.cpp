@@ -193,8 +193,8 @@ TEST_CASE("AppendsSealedRecords") {
 
   CHECK(slurp(tmp / "history.log") == join_lines(lines));
   CHECK(member_names(lines[0]) == std::vector<std::string>{"seq", "ts", "boot", "sup", "child",
-                                                           "event", "old_pid", "new_pid",
-                                                           "reason", "crc"});
+                                                           "event", "old_pid", "new_pid", "reason",
+                                                           "crc"});
   for (std::size_t i = 0; i < lines.size(); ++i) {
     const std::string& line = lines[i];
     std::string reason;
@@ -281,8 +281,8 @@ TEST_CASE("TornTailIsCutAndReported") {
     for (auto& l : lines) append_ok(*w, event("a", "restarted"), &l);
   }
   const std::string good = join_lines(lines);
-  std::string kept;           // what must survive the repair
-  std::uint64_t cut_at = 0;   // offset of the torn tail
+  std::string kept;          // what must survive the repair
+  std::uint64_t cut_at = 0;  // offset of the torn tail
   std::uint64_t torn_line = 0;
 
   SUBCASE("last line without newline") {
@@ -528,7 +528,9 @@ TEST_CASE("ReadHistoryStopsWhenTheCallbackSaysSo") {
   CHECK(st.ok());
   CHECK(seen == range(1, 4));
   CHECK(history_files(tmp / "missing").empty());
-  CHECK(read_history({tmp / "gone.log"}, [](const HistoryRecord&) { return true; }, nullptr).ok());
+  CHECK(read_history(
+            {tmp / "gone.log"}, [](const HistoryRecord&) { return true; }, nullptr)
+            .ok());
 }
 
 TEST_CASE("PoisonedWriterFailsEveryAppend") {
@@ -539,7 +541,8 @@ TEST_CASE("PoisonedWriterFailsEveryAppend") {
     const Status first = w->append(event("a", "started"));
     REQUIRE_FALSE(first.ok());
     INFO(first.message());
-    CHECK(contains(first.message(), "history: cannot append: " + (tmp / "history.log") + ": No space left on device"));
+    CHECK(contains(first.message(), "history: cannot append: " + (tmp / "history.log") +
+                                        ": No space left on device"));
     CHECK_FALSE(w->poison().ok());
     for (int i = 0; i < 3; ++i) {
       const Status again = w->append(event("a", "started"));
@@ -547,6 +550,10 @@ TEST_CASE("PoisonedWriterFailsEveryAppend") {
       CHECK(contains(again.message(), "failed earlier"));
     }
     CHECK_FALSE(w->sync().ok());
+    // Readers refuse a device instead of reading its endless zeros.
+    CHECK_FALSE(read_history(
+                    history_files(tmp.path()), [](const HistoryRecord&) { return true; }, nullptr)
+                    .ok());
   }
   SUBCASE("a short write poisons even after the cause is gone, and reopening repairs") {
     HistoryOptions o = options_in(tmp.path(), HistorySync::always);
