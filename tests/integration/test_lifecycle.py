@@ -1,0 +1,111 @@
+"""Daemon lifecycle: boot, orderly shutdown, boot failure, background mode, demo."""
+import os
+import signal
+import subprocess
+import unittest
+
+from otpsup_harness import (COUNTER, OTPSUPD, PRINTER, Daemon, DaemonTestCase, alive,
+                            flat_config, wait_gone)
+
+
+class Lifecycle(DaemonTestCase):
+    def test_sigterm_stops_children_in_reverse_start_order_and_exits_0(self):
+        d = self.daemon(flat_config())
+        pids = [d.pid(n) for n in "abc"]
+        d.history()
+        self.assertEqual(d.stop(), 0)
+        for p in pids:
+            self.assertFalse(alive(p))
+        recs = d.history()
+        stops = [r["child"] for r in recs if r["event"] == "stopped"]
+        self.assertEqual(stops, ["c", "b", "a"])
+        self.assertEqual(recs[-4]["event"], "daemon_stopping")
+        self.assertEqual({r["reason"] for r in recs if r["event"] == "stopped"}, {"shutdown"})
+
+    def test_shutdown_command_replies_once_the_tree_is_down(self):
+        d = self.daemon(flat_config())
+        pids = [d.pid(n) for n in "abc"]
+        d.ctl("shutdown")
+        for p in pids:
+            self.assertFalse(alive(p))
+        self.assertEqual(d.wait_exit(), 0)
+
+    def test_a_child_ignoring_sigterm_is_killed_after_its_shutdown_timeout(self):
+        stubborn = ["sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        d = self.daemon(flat_config(workers=[("s", stubborn, 'shutdown = "300ms"')]))
+        d.ctl("stop", "s")
+        rec = [r for r in d.history() if r["event"] == "stopped"][0]
+        self.assertEqual(rec["signal"], "SIGKILL")
+
+    def test_boot_fails_as_a_whole_when_a_child_cannot_start(self):
+        d0 = self.daemon(start=False)
+        # Passes validation (exists, executable) but execve fails: bad interpreter.
+        script = os.path.join(d0.dir, "bad-interpreter")
+        with open(script, "w") as f:
+            f.write("#!/nonexistent/interpreter\n")
+        os.chmod(script, 0o755)
+        d = self.daemon(flat_config(workers=[("a", [COUNTER], ""), ("bad", [script], ""),
+                                             ("c", [COUNTER], "")]), start=False)
+        self.assertFalse(d.start(expect_ready=False))
+        self.assertEqual(d.proc.returncode, 4)  # DaemonExit::boot_failed
+        events = [(r["event"], r.get("child")) for r in d.history()]
+        self.assertIn(("start_failed", "bad"), events)
+        self.assertIn(("stopped", "a"), events)
+        self.assertNotIn(("started", "c"), events)
+        self.assertIn("child bad failed to start", d.stderr())
+        self.assertIn("No such file or directory", d.stderr())
+
+    def test_background_mode_returns_once_the_tree_is_up(self):
+        d = Daemon(flat_config())
+        self.addCleanup(d.cleanup, self)
+        cmd = [c for c in d.command_line() if c != "--foreground"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        reply = d.request({"id": 1, "cmd": "ping"})
+        daemon_pid = reply["result"]["pid"]
+        d.seen_pids.add(daemon_pid)
+        tree = d.status_json()
+        self.assertEqual([c["state"] for c in tree["children"]], ["running"] * 3)
+        d.history()
+        os.kill(daemon_pid, signal.SIGTERM)
+        self.assertTrue(wait_gone(daemon_pid))
+
+    def test_built_in_demo_tree_runs_without_a_config(self):
+        d = self.daemon()
+        tree = d.status_json()
+        self.assertEqual(tree["strategy"], "one_for_one")
+        self.assertEqual(tree["intensity"], 3)
+        self.assertEqual(tree["period_ms"], 5000)
+        names = [c["name"] for c in tree["children"]]
+        self.assertIn("counter1", names)
+        self.assertTrue(all(c["state"] == "running" for c in tree["children"]))
+        h = d.follow()
+        d.ctl("kill", "counter1", "-s", "KILL")
+        h.wait_for("restarted", "counter1")
+
+    def test_a_second_daemon_on_the_same_socket_is_refused(self):
+        d = self.daemon(flat_config())
+        p = subprocess.run([OTPSUPD, "--foreground", "--socket", d.sock_path, "--state-dir",
+                            d.state_dir + "2", "-c", d.config_path],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("already listening", p.stderr)
+
+    def test_children_get_no_daemon_file_descriptors(self):
+        lister = ["sh", "-c", "ls /proc/self/fd > fds.txt; exec sleep 1000"]
+        d = self.daemon(flat_config(workers=[("l", lister, "")]), start=False)
+        text = open(d.config_path).read() + f'cwd = "{d.dir}"\n'
+        open(d.config_path, "w").write(text)
+        d.start()
+        # The worker wrote its fd list before exec'ing sleep; wait for the file.
+        h = d.follow(backlog=True)
+        h.wait_for("started", "l")
+        d.ctl("stop", "l")  # the reply comes once it is down: the file is complete
+        fds = sorted(int(x) for x in open(os.path.join(d.dir, "fds.txt")).read().split())
+        # 0, 1, 2 and the fd ls itself opened for /proc/self/fd.
+        self.assertEqual(fds[:3], [0, 1, 2])
+        self.assertLessEqual(len(fds), 4, fds)
+
+
+if __name__ == "__main__":
+    unittest.main()
