@@ -133,12 +133,14 @@ class Daemon:
     def start(self, expect_ready=True):
         """Starts otpsupd and waits for READY=1 (or for it to exit)."""
         notify_path = os.path.join(self.dir, "notify")
+        if os.path.exists(notify_path):
+            os.unlink(notify_path)
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
         env = dict(os.environ, NOTIFY_SOCKET=notify_path)
         self.proc = subprocess.Popen(self.command_line(), env=env,
-                                     stdout=open(self.stdout_path, "wb"),
-                                     stderr=open(self.stderr_path, "wb"))
+                                     stdout=open(self.stdout_path, "ab"),
+                                     stderr=open(self.stderr_path, "ab"))
         self.seen_pids.add(self.proc.pid)
         pidfd = os.pidfd_open(self.proc.pid)
         try:
