@@ -157,7 +157,10 @@ class Supervisor {
   struct Deferred;
 
   Child* find_mutable(const std::string& id);
-  void emit(Action a) { actions_.push_back(std::move(a)); }
+  template <typename A>
+  void emit(A a) {
+    actions_.emplace_back(std::in_place_type<A>, std::move(a));
+  }
   void record(RecordAction r) { emit(std::move(r)); }
   void reply_ok(CommandToken token, int pid = 0);
   void reply_error(CommandToken token, std::string code, std::string message);

@@ -23,6 +23,7 @@
 #include "ctl/render.h"
 #include "otpsup/duration.h"
 #include "otpsup/exit_status.h"
+#include "otpsup/history_filter.h"
 #include "otpsup/history_reader.h"
 #include "otpsup/paths.h"
 
@@ -277,14 +278,6 @@ std::optional<Since> parse_since(const std::string& text) {
   return since;
 }
 
-// True when `full_path` is `suffix` or ends with "/" + suffix.
-bool path_has_suffix(const std::string& full_path, const std::string& suffix) {
-  if (full_path == suffix) return true;
-  return full_path.size() > suffix.size() &&
-         full_path.compare(full_path.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-         full_path[full_path.size() - suffix.size() - 1] == '/';
-}
-
 struct HistoryQuery {
   std::string path;  // set from the command line's PATH
   std::size_t lines = 20;
@@ -295,37 +288,14 @@ struct HistoryQuery {
   std::string file;  // --file: read the log directly
 };
 
-// A string member of a history record; empty when absent or not a string.
-std::string text_member(const nlohmann::json& record, const char* key) {
-  auto found = record.find(key);
-  return found != record.end() && found->is_string() ? found->get<std::string>() : std::string();
-}
-
-// The filters of the daemon's history command, applied to one record read
-// from a file.
-bool record_matches(const HistoryQuery& options, const nlohmann::json& record) {
-  if (!record.is_object()) return false;
-  if (!options.path.empty()) {
-    std::string sup = text_member(record, "sup");
-    std::string child = text_member(record, "child");
-    bool match = (!child.empty() && path_has_suffix(sup + "/" + child, options.path)) ||
-                 (!sup.empty() && path_has_suffix(sup, options.path));
-    if (!match) return false;
-  }
-  if (!options.event.empty() && text_member(record, "event") != options.event) return false;
-  if (options.since) {
-    if (options.since->seq) {
-      auto seq = record.find("seq");
-      if (seq == record.end() || !seq->is_number_unsigned() ||
-          seq->get<std::uint64_t>() < *options.since->seq) {
-        return false;
-      }
-    } else {
-      auto stamp = parse_instant(text_member(record, "ts"));
-      if (!stamp || *stamp < *options.since->micros) return false;
-    }
-  }
-  return true;
+// The same filter the daemon applies (otpsup/history_filter.h), for --file.
+HistoryFilter to_filter(const HistoryQuery& options) {
+  HistoryFilter filter;
+  filter.path = options.path;
+  filter.event = options.event;
+  if (options.since && options.since->seq) filter.since_seq = *options.since->seq;
+  if (options.since && !options.since->seq) filter.since_timestamp = options.since->rfc3339;
+  return filter;
 }
 
 // Prints one raw record line from the daemon; flushed at once when following.
@@ -351,9 +321,8 @@ int history_from_files(const HistoryQuery& options) {
     std::cerr << "otpsupctl: no history log at " << options.file << "\n";
     return kExitRefused;
   }
-  auto matches = [&options](const HistoryRecord& record) {
-    return record_matches(options, record.json);
-  };
+  const HistoryFilter filter = to_filter(options);
+  auto matches = [&filter](const HistoryRecord& record) { return filter.matches(record.json); };
   auto print = [&options](const HistoryRecord& record) {
     std::cout << (options.json_output ? record.line : render_history_line(record.line)) << "\n";
   };
