@@ -46,13 +46,13 @@ namespace otpsup::protocol {
 inline constexpr std::size_t kMaxRequestBytes = 64 * 1024;
 
 // Error codes (error.code). otpsupctl exits 1 for any of them.
-inline constexpr std::string_view kBadRequest = "bad_request";        // not JSON / missing field
+inline constexpr std::string_view kBadRequest = "bad_request";  // not JSON / missing field
 inline constexpr std::string_view kUnknownCommand = "unknown_command";
 inline constexpr std::string_view kTooLarge = "too_large";
-inline constexpr std::string_view kNotFound = "not_found";            // no such path
-inline constexpr std::string_view kAmbiguous = "ambiguous";           // suffix matches several
-inline constexpr std::string_view kRefused = "refused";               // e.g. kill of a supervisor
-inline constexpr std::string_view kRunning = "running";               // remove of a running child
+inline constexpr std::string_view kNotFound = "not_found";   // no such path
+inline constexpr std::string_view kAmbiguous = "ambiguous";  // suffix matches several
+inline constexpr std::string_view kRefused = "refused";      // e.g. kill of a supervisor
+inline constexpr std::string_view kRunning = "running";      // remove of a running child
 inline constexpr std::string_view kAlreadyRunning = "already_running";
 inline constexpr std::string_view kNotRunning = "not_running";
 inline constexpr std::string_view kStartFailed = "start_failed";

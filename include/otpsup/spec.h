@@ -43,8 +43,8 @@ struct ChildSpec {
   bool is_supervisor = false;
   RestartType restart = RestartType::permanent;
   Shutdown shutdown;
-  int stop_signal = 15;                    // SIGTERM
-  std::vector<int> normal_exit_codes{0};   // exit codes that count as a normal exit
+  int stop_signal = 15;                   // SIGTERM
+  std::vector<int> normal_exit_codes{0};  // exit codes that count as a normal exit
 
   // Worker only.
   std::vector<std::string> command;        // argv as written in the config
@@ -60,7 +60,7 @@ struct ChildSpec {
 struct SupervisorSpec {
   std::string name;
   Strategy strategy = Strategy::one_for_one;
-  int intensity = 1;     // OTP default: 1 restart ...
+  int intensity = 1;      // OTP default: 1 restart ...
   Duration period{5000};  // ... in 5 s
   std::vector<ChildSpec> children;
   int max_children = 0;  // dynamic supervisors only; 0 = unlimited

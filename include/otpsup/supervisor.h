@@ -112,10 +112,10 @@ struct Child {
   int last_pid = 0;
   std::optional<ExitStatus> last_exit;
   TimePoint started_at{};
-  int restarts = 0;                 // automatic restarts of this child
-  bool stopped_by_hand = false;     // `stop`: not restarted by one_for_one
-  bool stopped_by_pause = false;    // `pause --stop`: started again by resume
-  bool died_while_paused = false;   // policy deferred to resume
+  int restarts = 0;                // automatic restarts of this child
+  bool stopped_by_hand = false;    // `stop`: not restarted by one_for_one
+  bool stopped_by_pause = false;   // `pause --stop`: started again by resume
+  bool died_while_paused = false;  // policy deferred to resume
   std::optional<TimerId> kill_timer;
 };
 

@@ -1,5 +1,7 @@
 #include "otpsup/supervisor.h"
 
+#include "otpsup/duration.h"
+
 #include <algorithm>
 #include <utility>
 
@@ -12,10 +14,14 @@ constexpr int kSigCont = 18;
 
 const char* to_string(ChildState s) {
   switch (s) {
-    case ChildState::down: return "down";
-    case ChildState::starting: return "starting";
-    case ChildState::running: return "running";
-    case ChildState::stopping: return "stopping";
+    case ChildState::down:
+      return "down";
+    case ChildState::starting:
+      return "starting";
+    case ChildState::running:
+      return "running";
+    case ChildState::stopping:
+      return "stopping";
   }
   return "?";
 }
@@ -72,7 +78,9 @@ Supervisor::Supervisor(SupervisorSpec spec)
 
 Supervisor::~Supervisor() = default;
 
-std::vector<Action> Supervisor::take_actions() { return std::exchange(actions_, {}); }
+std::vector<Action> Supervisor::take_actions() {
+  return std::exchange(actions_, {});
+}
 
 const Child* Supervisor::find(const std::string& id) const {
   auto it = by_id_.find(id);
@@ -116,9 +124,12 @@ bool Supervisor::is_normal_exit(const Child& c, const ExitStatus& status) const 
 
 bool Supervisor::restart_wanted(const Child& c, const ExitStatus& status) const {
   switch (c.spec.restart) {
-    case RestartType::permanent: return true;
-    case RestartType::transient: return !is_normal_exit(c, status);
-    case RestartType::temporary: return false;
+    case RestartType::permanent:
+      return true;
+    case RestartType::transient:
+      return !is_normal_exit(c, status);
+    case RestartType::temporary:
+      return false;
   }
   return false;
 }
@@ -161,17 +172,17 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
       }
       c->restarts++;
       r = {.event = "restarted", .child = id, .old_pid = c->last_pid, .new_pid = pid};
-      r.reason = id == op_->trigger
-                     ? op_->trigger_reason
-                     : std::string(to_string(spec_.strategy)) + ": " + op_->trigger + " " +
-                           op_->trigger_reason;
+      r.reason = id == op_->trigger ? op_->trigger_reason
+                                    : std::string(to_string(spec_.strategy)) + ": " + op_->trigger +
+                                          " " + op_->trigger_reason;
       break;
     case Operation::Kind::give_up:
     case Operation::Kind::shutdown:
       // Started just as the supervisor began to end (readiness): stop it too.
       op_->to_stop.push_front(id);
       break;
-    default: break;
+    default:
+      break;
   }
   record(std::move(r));
   run(now);
@@ -249,8 +260,8 @@ void Supervisor::on_stopped(Child& c, ExitStatus status) {
   if (op_) {
     if (op_->waiting == id) op_->waiting.clear();
     std::erase(op_->to_stop, id);
-    keep_temporary = op_->kind == Operation::Kind::pause_stop ||
-                     op_->kind == Operation::Kind::manual_restart;
+    keep_temporary =
+        op_->kind == Operation::Kind::pause_stop || op_->kind == Operation::Kind::manual_restart;
   }
   // OTP deletes a temporary child's spec whenever it terminates.
   if (c.spec.restart == RestartType::temporary && !keep_temporary) remove_child(id);
@@ -392,7 +403,8 @@ void Supervisor::send_stop(Child& c) {
       emit(SignalAction{c.pid, kSigKill});
       break;
     case Shutdown::Kind::timeout: {
-      emit(SignalAction{c.pid, c.spec.shutdown.timeout.count() == 0 ? kSigKill : c.spec.stop_signal});
+      emit(SignalAction{c.pid,
+                        c.spec.shutdown.timeout.count() == 0 ? kSigKill : c.spec.stop_signal});
       emit(SignalAction{c.pid, kSigCont});
       const TimerId t = new_timer();
       timers_[t] = {.retry = false, .child = c.spec.id};
@@ -427,7 +439,8 @@ void Supervisor::finish_operation(TimePoint now) {
       finished_ = true;
       emit(ExitAction{ExitAction::Kind::normal, "shutdown"});
       return;
-    default: break;
+    default:
+      break;
   }
   if (op->token) reply_ok(*op->token, op->reply_pid);
   if (!op->failed_start.empty()) {
@@ -487,8 +500,8 @@ void Supervisor::restart_with_strategy(Child& failed, const std::string& reason,
   auto op = std::make_unique<Operation>(Operation::Kind::restart);
   op->trigger = failed.spec.id;
   op->trigger_reason = reason;
-  op->stop_cause = std::string(to_string(spec_.strategy)) + " restart: " + failed.spec.id + " " +
-                   reason;
+  op->stop_cause =
+      std::string(to_string(spec_.strategy)) + " restart: " + failed.spec.id + " " + reason;
   const std::size_t idx = index_of(failed.spec.id);
   std::size_t first_to_start = idx;
   switch (spec_.strategy) {
@@ -514,7 +527,7 @@ void Supervisor::restart_with_strategy(Child& failed, const std::string& reason,
 
 void Supervisor::give_up(const std::string& reason) {
   const std::string why = "reached intensity " + std::to_string(spec_.intensity) + " in " +
-                          std::to_string(spec_.period.count()) + "ms: " + reason;
+                          format_duration(spec_.period) + ": " + reason;
   record({.event = "gave_up", .reason = why});
   if (op_ && op_->token) {
     reply_ok(*op_->token, op_->reply_pid);
@@ -636,7 +649,8 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
       emit(SignalAction{c->pid, cmd.signal});
       emit(ReplyAction{cmd.token, true, "", "", c->pid});
       return;
-    default: return;
+    default:
+      return;
   }
 }
 

@@ -92,7 +92,8 @@ Status ControlServer::listen(const std::string& path) {
   path_ = path;
   const int lrc = uv_listen(reinterpret_cast<uv_stream_t*>(listener_.get()), 128,
                             [](uv_stream_t* server, int status) {
-                              if (status == 0) static_cast<ControlServer*>(server->data)->on_connection();
+                              if (status == 0)
+                                static_cast<ControlServer*>(server->data)->on_connection();
                             });
   if (lrc < 0) return uv_error("listen", path, lrc);
   return Status::ok_status();
@@ -184,9 +185,8 @@ void ControlServer::send(ClientId client, const nlohmann::json& message) {
 
 void ControlServer::send_error(ClientId client, const nlohmann::json& id, std::string_view code,
                                const std::string& message) {
-  send(client, {{"id", id},
-                {"ok", false},
-                {"error", {{"code", std::string(code)}, {"message", message}}}});
+  send(client,
+       {{"id", id}, {"ok", false}, {"error", {{"code", std::string(code)}, {"message", message}}}});
 }
 
 void ControlServer::send_line(ClientId client, std::string line) {
@@ -221,13 +221,13 @@ void ControlServer::close_after_flush(ClientId client) {
   uv_read_stop(reinterpret_cast<uv_stream_t*>(&c.pipe));
   auto req = std::make_unique<uv_shutdown_t>();
   req->data = &c;
-  const int rc = uv_shutdown(req.get(), reinterpret_cast<uv_stream_t*>(&c.pipe),
-                             [](uv_shutdown_t* r, int) {
-                               std::unique_ptr<uv_shutdown_t> done(r);
-                               auto* cl = static_cast<Client*>(r->data);
-                               cl->closing = false;
-                               cl->server->drop(*cl);
-                             });
+  const int rc =
+      uv_shutdown(req.get(), reinterpret_cast<uv_stream_t*>(&c.pipe), [](uv_shutdown_t* r, int) {
+        std::unique_ptr<uv_shutdown_t> done(r);
+        auto* cl = static_cast<Client*>(r->data);
+        cl->closing = false;
+        cl->server->drop(*cl);
+      });
   if (rc == 0) {
     (void)req.release();
   } else {

@@ -21,7 +21,9 @@ uv_handle_t* as_handle(Handle* h) {
   return reinterpret_cast<uv_handle_t*>(h);
 }
 
-void warn(const std::string& message) { std::fprintf(stderr, "otpsupd: %s\n", message.c_str()); }
+void warn(const std::string& message) {
+  std::fprintf(stderr, "otpsupd: %s\n", message.c_str());
+}
 
 }  // namespace
 
@@ -70,16 +72,16 @@ DaemonExit Daemon::run() {
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sighup_);
   sigchld_.data = sigterm_.data = sigint_.data = sighup_.data = this;
-  uv_signal_start(&sigchld_, [](uv_signal_t* h, int) { static_cast<Daemon*>(h->data)->on_sigchld(); },
-                  SIGCHLD);
+  uv_signal_start(
+      &sigchld_, [](uv_signal_t* h, int) { static_cast<Daemon*>(h->data)->on_sigchld(); }, SIGCHLD);
   auto stop_cb = [](uv_signal_t* h, int signum) {
     static_cast<Daemon*>(h->data)->on_stop_signal(signum);
   };
   uv_signal_start(&sigterm_, stop_cb, SIGTERM);
   uv_signal_start(&sigint_, stop_cb, SIGINT);
-  uv_signal_start(&sighup_,
-                  [](uv_signal_t*, int) { warn("SIGHUP: live reload is not implemented yet"); },
-                  SIGHUP);
+  uv_signal_start(
+      &sighup_, [](uv_signal_t*, int) { warn("SIGHUP: live reload is not implemented yet"); },
+      SIGHUP);
   uv_timer_init(&loop_, &timer_);
   timer_.data = this;
   // Group commit: whatever the loop iteration appended is synced once.
@@ -272,13 +274,19 @@ void Daemon::append_history(nlohmann::ordered_json fields) {
 
 void Daemon::finish(const ExitAction& e) {
   switch (e.kind) {
-    case ExitAction::Kind::normal: exit_ = DaemonExit::ok; break;
-    case ExitAction::Kind::gave_up: exit_ = DaemonExit::gave_up; break;
-    case ExitAction::Kind::boot_failed: exit_ = DaemonExit::boot_failed; break;
+    case ExitAction::Kind::normal:
+      exit_ = DaemonExit::ok;
+      break;
+    case ExitAction::Kind::gave_up:
+      exit_ = DaemonExit::gave_up;
+      break;
+    case ExitAction::Kind::boot_failed:
+      exit_ = DaemonExit::boot_failed;
+      break;
   }
   if (e.kind != ExitAction::Kind::normal) {
     warn(std::string(e.kind == ExitAction::Kind::gave_up ? "root supervisor gave up: "
-                                                          : "boot failed: ") +
+                                                         : "boot failed: ") +
          e.reason);
     append_history({{"sup", root_path()}, {"event", "daemon_stopping"}, {"reason", e.reason}});
   }
@@ -291,7 +299,8 @@ void Daemon::finish(const ExitAction& e) {
   }
   if (history_) (void)history_->sync();
   for (const PendingReply& w : shutdown_waiters_) {
-    server_->send(w.client, {{"id", w.request_id}, {"ok", true}, {"result", nlohmann::json::object()}});
+    server_->send(w.client,
+                  {{"id", w.request_id}, {"ok", true}, {"result", nlohmann::json::object()}});
     server_->close_after_flush(w.client);
   }
   shutdown_waiters_.clear();

@@ -32,11 +32,11 @@ namespace otpsup {
 
 // otpsupd's exit statuses (otpsupd(8), EXIT STATUS).
 enum class DaemonExit : int {
-  ok = 0,           // orderly shutdown
-  config_error = 1, // invalid configuration or command line (nothing started)
-  startup_error = 2,// cannot open the history log or the control socket
-  gave_up = 3,      // the root supervisor exceeded its restart intensity
-  boot_failed = 4,  // a child of the root could not be started at boot
+  ok = 0,             // orderly shutdown
+  config_error = 1,   // invalid configuration or command line (nothing started)
+  startup_error = 2,  // cannot open the history log or the control socket
+  gave_up = 3,        // the root supervisor exceeded its restart intensity
+  boot_failed = 4,    // a child of the root could not be started at boot
 };
 
 struct DaemonOptions {
@@ -44,7 +44,7 @@ struct DaemonOptions {
   std::string socket_path;
   std::string state_dir;
   bool foreground = false;
-  int ready_fd = -1;  // background mode: "ok\n" or the error is written here once booted
+  int ready_fd = -1;         // background mode: "ok\n" or the error is written here once booted
   ServiceNotifier notifier;  // foreground mode: READY=1 once booted, STOPPING=1
 };
 

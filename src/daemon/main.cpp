@@ -33,8 +33,9 @@ void reject_nested(ConfigLoad& load) {
   for (const ChildSpec& c : root.children) {
     if (c.is_supervisor) {
       load.errors.push_back({load.config->source, root.pos.line, root.pos.column,
-                             "child '" + c.id + "' of root is a supervisor: nested supervisors "
-                             "are not supported yet",
+                             "child '" + c.id +
+                                 "' of root is a supervisor: nested supervisors "
+                                 "are not supported yet",
                              "list its workers under [supervisor.root] for now"});
     }
   }
@@ -66,8 +67,8 @@ int daemonize() {
     ssize_t n;
     while ((n = ::read(fds[0], buf, sizeof buf)) > 0) message.append(buf, static_cast<size_t>(n));
     if (message == "ok\n") std::exit(0);
-    std::fprintf(stderr, "otpsupd: %s", message.empty() ? "daemon exited during start\n"
-                                                        : message.c_str());
+    std::fprintf(stderr, "otpsupd: %s",
+                 message.empty() ? "daemon exited during start\n" : message.c_str());
     std::exit(1);
   }
   ::close(fds[0]);
@@ -95,11 +96,14 @@ int main(int argc, char** argv) {
   bool foreground = false;
   app.add_option("-c,--config", config_path, "configuration file (default: the built-in demo)");
   app.add_option("--socket", socket_path, "control socket path (overrides [daemon] socket)");
-  app.add_option("--state-dir", state_dir, "directory of the history log (overrides [daemon] state_dir)");
-  app.add_flag("--foreground", foreground, "stay in the foreground (default: detach once the tree is up)");
-  CLI::Option* check = app.add_option("--check", check_path,
-                                      "only validate FILE (or the -c file, or the demo) and exit 0/1")
-                           ->expected(0, 1);
+  app.add_option("--state-dir", state_dir,
+                 "directory of the history log (overrides [daemon] state_dir)");
+  app.add_flag("--foreground", foreground,
+               "stay in the foreground (default: detach once the tree is up)");
+  CLI::Option* check =
+      app.add_option("--check", check_path,
+                     "only validate FILE (or the -c file, or the demo) and exit 0/1")
+          ->expected(0, 1);
   app.set_version_flag("--version", "otpsupd 0.1.0");
   try {
     app.parse(argc, argv);
@@ -128,12 +132,12 @@ int main(int argc, char** argv) {
 
   DaemonOptions options;
   options.config = std::move(*result.config);
-  options.socket_path = !socket_path.empty()                  ? socket_path
+  options.socket_path = !socket_path.empty()                    ? socket_path
                         : !options.config.daemon.socket.empty() ? options.config.daemon.socket
                                                                 : default_socket_path();
-  options.state_dir = !state_dir.empty()                          ? state_dir
+  options.state_dir = !state_dir.empty()                         ? state_dir
                       : !options.config.daemon.state_dir.empty() ? options.config.daemon.state_dir
-                                                                  : default_state_dir();
+                                                                 : default_state_dir();
   options.foreground = foreground;
   options.notifier = ServiceNotifier::from_environment();
   if (!foreground) options.ready_fd = daemonize();

@@ -70,14 +70,15 @@ void Daemon::handle_child_command(ClientId client, const nlohmann::json& req,
   if (cmd == "pause" || cmd == "resume") {
     if (!on_supervisor) {
       server_->send_error(client, id, protocol::kRefused,
-                          target->path + " is a worker; pause and resume apply to supervisors "
-                                         "(to stop a worker use `stop`)");
+                          target->path +
+                              " is a worker; pause and resume apply to supervisors "
+                              "(to stop a worker use `stop`)");
       return;
     }
     const bool with_stop = req.value("stop", false);
-    command.kind = cmd == "resume"  ? Command::Kind::resume
-                   : with_stop      ? Command::Kind::pause_stop
-                                    : Command::Kind::pause;
+    command.kind = cmd == "resume" ? Command::Kind::resume
+                   : with_stop     ? Command::Kind::pause_stop
+                                   : Command::Kind::pause;
   } else {
     if (on_supervisor) {
       server_->send_error(client, id, protocol::kRefused,
@@ -95,10 +96,13 @@ void Daemon::handle_child_command(ClientId client, const nlohmann::json& req,
       int sig = 15;
       if (req.contains("signal")) {
         const auto& s = req["signal"];
-        sig = s.is_number_integer() ? s.get<int>() : s.is_string() ? parse_signal(s.get<std::string>()) : -1;
+        sig = s.is_number_integer() ? s.get<int>()
+              : s.is_string()       ? parse_signal(s.get<std::string>())
+                                    : -1;
         if (sig <= 0 || sig > 64) {
-          server_->send_error(client, id, protocol::kBadRequest,
-                              "unknown signal " + s.dump() + " (use a name such as KILL or a number)");
+          server_->send_error(
+              client, id, protocol::kBadRequest,
+              "unknown signal " + s.dump() + " (use a name such as KILL or a number)");
           return;
         }
       }
@@ -155,16 +159,16 @@ std::vector<std::string> Daemon::all_paths() const {
 nlohmann::json Daemon::status_tree(const std::string& only_path) const {
   const TimePoint t = now();
   auto child_node = [&](const Child& c) {
-    nlohmann::json n{{"path", root_path() + "/" + c.spec.id},
-                     {"name", c.spec.id},
-                     {"kind", c.spec.is_supervisor ? "supervisor" : "worker"},
-                     {"pid", c.pid},
-                     {"state", c.state == ChildState::down && c.stopped_by_hand
-                                   ? "stopped"
-                                   : to_string(c.state)},
-                     {"uptime_ms", c.state == ChildState::running ? ms_between(c.started_at, t) : 0},
-                     {"restarts", c.restarts},
-                     {"restart", to_string(c.spec.restart)}};
+    nlohmann::json n{
+        {"path", root_path() + "/" + c.spec.id},
+        {"name", c.spec.id},
+        {"kind", c.spec.is_supervisor ? "supervisor" : "worker"},
+        {"pid", c.pid},
+        {"state",
+         c.state == ChildState::down && c.stopped_by_hand ? "stopped" : to_string(c.state)},
+        {"uptime_ms", c.state == ChildState::running ? ms_between(c.started_at, t) : 0},
+        {"restarts", c.restarts},
+        {"restart", to_string(c.spec.restart)}};
     if (c.last_exit) n["last_exit"] = describe(*c.last_exit);
     return n;
   };
@@ -209,8 +213,9 @@ void Daemon::handle_history(ClientId client, const nlohmann::json& req) {
   if (req.contains("event") && req["event"].is_string()) filter.event = req["event"];
   if (req.contains("since") && req["since"].is_string() &&
       !filter.set_since(req["since"].get<std::string>(), std::chrono::system_clock::now())) {
-    server_->send_error(client, id, protocol::kBadRequest,
-                        "bad \"since\": use a seq number, an RFC 3339 time or a duration such as 5m");
+    server_->send_error(
+        client, id, protocol::kBadRequest,
+        "bad \"since\": use a seq number, an RFC 3339 time or a duration such as 5m");
     return;
   }
   const auto n_value = req.value("n", 20);
@@ -238,7 +243,8 @@ void Daemon::handle_history(ClientId client, const nlohmann::json& req) {
   }
   nlohmann::json lines = nlohmann::json::array();
   for (const HistoryRecord& r : records) lines.push_back(r.line);
-  server_->send(client, ok_reply(id, {{"lines", std::move(lines)}, {"corrupt", std::move(problems)}}));
+  server_->send(client,
+                ok_reply(id, {{"lines", std::move(lines)}, {"corrupt", std::move(problems)}}));
   if (req.value("follow", false)) followers_.push_back({client, id, filter});
 }
 

@@ -18,7 +18,8 @@ std::string record_path(const nlohmann::json& record) {
 namespace {
 // True when `part` occurs in `path` aligned on '/' boundaries at both ends.
 bool contains_segments(const std::string& path, const std::string& part) {
-  for (std::size_t pos = path.find(part); pos != std::string::npos; pos = path.find(part, pos + 1)) {
+  for (std::size_t pos = path.find(part); pos != std::string::npos;
+       pos = path.find(part, pos + 1)) {
     const bool starts = pos == 0 || path[pos - 1] == '/';
     const std::size_t end = pos + part.size();
     const bool ends = end == path.size() || path[end] == '/';

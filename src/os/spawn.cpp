@@ -29,12 +29,18 @@ struct ChildFailure {
 
 const char* stage_name(Stage s) {
   switch (s) {
-    case Stage::setsid: return "setsid";
-    case Stage::stdin_null: return "redirect stdin";
-    case Stage::chdir: return "chdir";
-    case Stage::pdeathsig: return "prctl(PR_SET_PDEATHSIG)";
-    case Stage::parent_died: return "supervisor died during start";
-    case Stage::exec: return "exec";
+    case Stage::setsid:
+      return "setsid";
+    case Stage::stdin_null:
+      return "redirect stdin";
+    case Stage::chdir:
+      return "chdir";
+    case Stage::pdeathsig:
+      return "prctl(PR_SET_PDEATHSIG)";
+    case Stage::parent_died:
+      return "supervisor died during start";
+    case Stage::exec:
+      return "exec";
   }
   return "start";
 }

@@ -134,8 +134,8 @@ struct Harness {
   }
   std::vector<std::string> take_log() { return std::exchange(log, {}); }
   int count(const std::string& event) const {
-    return static_cast<int>(std::count_if(records.begin(), records.end(),
-                                          [&](auto& r) { return r.event == event; }));
+    return static_cast<int>(
+        std::count_if(records.begin(), records.end(), [&](auto& r) { return r.event == event; }));
   }
 };
 
@@ -367,8 +367,8 @@ TEST_CASE("GiveUpIsRecordedBeforeStopsAndTerminatesAllInReverseOrder") {
   h.crash("b");
   h.honour_stops();
   auto log = h.take_log();
-  Log expected{"record exited b", "record gave_up", "signal c 15", "signal c 18",
-               "record stopped c", "signal a 15", "signal a 18", "record stopped a"};
+  Log expected{"record exited b",  "record gave_up", "signal c 15", "signal c 18",
+               "record stopped c", "signal a 15",    "signal a 18", "record stopped a"};
   CHECK(log == expected);
   REQUIRE(h.exit);
 }
@@ -381,7 +381,7 @@ TEST_CASE("ChildDyingWhileOthersAreTerminatedForOneForAllIsAbsorbed") {
   h.crash("a");  // a dies on its own while d is being stopped
   h.honour_stops();
   CHECK(only(h.log, "start").size() == 4 + 4);  // boot + one group restart
-  CHECK(h.s.restarts_in_period(h.now) == 1);      // a's death counted nothing more
+  CHECK(h.s.restarts_in_period(h.now) == 1);    // a's death counted nothing more
   CHECK_FALSE(h.exit);
   for (auto id : {"a", "b", "c", "d"}) CHECK(h.s.find(id)->state == ChildState::running);
 }
