@@ -110,6 +110,7 @@ def main():
             pid, ns = read_stamp(fd, buf)
             seen.add(pid)
             spaced.append(ns - t0)
+        time.sleep(1.0)  # let the last restart's fsync and records settle before the window
         cpu_ns, wakeups = idle_cost(daemon.pid, args.idle)
     finally:
         daemon.send_signal(signal.SIGTERM)
