@@ -150,6 +150,9 @@ class Supervisor {
   bool paused() const { return paused_; }
   bool finished() const { return finished_; }
   bool busy() const { return op_ != nullptr; }
+  // True once the supervisor is on its way out (giving up, shutting down, or
+  // a failed boot stopping what it started) or gone.
+  bool ending() const;
   int restarts_in_period(TimePoint now) const { return intensity_.used(now); }
 
  private:

@@ -286,6 +286,10 @@ void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint /*now
       absorbed = true;
     }
     absorbed = absorbed || op_->ends_supervisor();
+    // Died while `pause --stop` was stopping it: resume must apply the policy.
+    if (absorbed && op_->kind == Operation::Kind::pause_stop) {
+      c.died_while_paused = restart_wanted(c, status);
+    }
   }
   if (c.spec.restart == RestartType::temporary) {
     remove_child(id);
@@ -314,8 +318,12 @@ void Supervisor::on_timer(TimerId timer, TimePoint now) {
   run(now);
 }
 
+bool Supervisor::ending() const {
+  return finished_ || (op_ && (op_->ends_supervisor() || !op_->failure.empty()));
+}
+
 void Supervisor::on_command(const Command& command, TimePoint now) {
-  if (finished_ || (op_ && op_->ends_supervisor())) {
+  if (ending()) {
     reply_error(command.token, "shutting_down", "the supervisor is shutting down");
     return;
   }
@@ -324,7 +332,7 @@ void Supervisor::on_command(const Command& command, TimePoint now) {
 }
 
 void Supervisor::shutdown(TimePoint now) {
-  if (finished_ || (op_ && op_->ends_supervisor())) return;
+  if (ending()) return;
   auto op = std::make_unique<Operation>(Operation::Kind::shutdown);
   op->stop_cause = "shutdown";
   if (op_ && !op_->waiting.empty()) {

@@ -42,19 +42,15 @@ bool socket_answers(const std::string& path) {
   return ::connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
 }
 
-Status ensure_private_dir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) {
-    return Status::from_errno("create socket directory", dir, errno);
-  }
+// Creates the socket's directory 0700 when it is missing. An existing
+// directory is used as it is, never re-moded (it may be /tmp or /run); the
+// socket itself is 0600 either way.
+Status ensure_socket_dir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0700) == 0) return Status::ok_status();
+  if (errno != EEXIST) return Status::from_errno("create socket directory", dir, errno);
   struct stat st {};
   if (::stat(dir.c_str(), &st) < 0) return Status::from_errno("stat", dir, errno);
   if (!S_ISDIR(st.st_mode)) return Status::error("socket directory " + dir + " is not a directory");
-  if (st.st_uid != ::geteuid()) {
-    return Status::error("socket directory " + dir + " belongs to another user");
-  }
-  if ((st.st_mode & 0077) != 0 && ::chmod(dir.c_str(), 0700) < 0) {
-    return Status::from_errno("chmod 0700", dir, errno);
-  }
   return Status::ok_status();
 }
 
@@ -74,7 +70,7 @@ Status ControlServer::listen(const std::string& path) {
   }
   const auto slash = path.rfind('/');
   if (slash != std::string::npos && slash > 0) {
-    Status s = ensure_private_dir(path.substr(0, slash));
+    Status s = ensure_socket_dir(path.substr(0, slash));
     if (!s.ok()) return s;
   }
   if (socket_answers(path)) {

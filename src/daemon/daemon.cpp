@@ -1,7 +1,9 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -50,11 +52,10 @@ DaemonExit Daemon::run() {
   ho.keep = d.history_keep;
   std::string error;
   std::vector<std::string> repairs;
+  Status locked = lock_state_dir();
+  if (!locked.ok()) return startup_failure(locked.message());
   history_ = HistoryWriter::open(ho, &error, &repairs);
-  if (!history_) {
-    warn("cannot open the history log: " + error);
-    return DaemonExit::startup_error;
-  }
+  if (!history_) return startup_failure("cannot open the history log: " + error);
   for (const auto& r : repairs) warn("history: " + r);
 
   ::signal(SIGPIPE, SIG_IGN);
@@ -62,10 +63,7 @@ DaemonExit Daemon::run() {
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   Status listening = server_->listen(options_.socket_path);
-  if (!listening.ok()) {
-    warn(listening.message());
-    return DaemonExit::startup_error;
-  }
+  if (!listening.ok()) return startup_failure(listening.message());
 
   uv_signal_init(&loop_, &sigchld_);
   uv_signal_init(&loop_, &sigterm_);
@@ -89,7 +87,7 @@ DaemonExit Daemon::run() {
   sync_check_.data = this;
   uv_check_start(&sync_check_, [](uv_check_t* h) {
     auto* self = static_cast<Daemon*>(h->data);
-    if (self->history_ && self->history_->dirty()) {
+    if (self->history_ && self->history_->dirty() && self->history_->poison().ok()) {
       Status s = self->history_->sync();
       if (!s.ok()) warn("history: " + s.message());
     }
@@ -110,6 +108,42 @@ DaemonExit Daemon::run() {
   return exit_.value_or(DaemonExit::ok);
 }
 
+// One daemon per state directory: an flock held for the daemon's life.
+Status Daemon::lock_state_dir() {
+  // mkdir -p, each missing component 0700.
+  for (std::size_t slash = 1;; ++slash) {
+    slash = options_.state_dir.find('/', slash);
+    const std::string part = options_.state_dir.substr(0, slash);
+    if (!part.empty() && ::mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) {
+      return Status::from_errno("create state directory", part, errno);
+    }
+    if (slash == std::string::npos) break;
+  }
+  const std::string path = options_.state_dir + "/otpsupd.lock";
+  state_lock_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!state_lock_) return Status::from_errno("open", path, errno);
+  if (::flock(state_lock_.get(), LOCK_EX | LOCK_NB) < 0) {
+    if (errno == EWOULDBLOCK) {
+      return Status::error("another otpsupd is using the state directory " + options_.state_dir);
+    }
+    return Status::from_errno("flock", path, errno);
+  }
+  return Status::ok_status();
+}
+
+// Reports a failure to start (also to the waiting parent in background mode).
+DaemonExit Daemon::startup_failure(const std::string& message) {
+  warn(message);
+  if (options_.ready_fd >= 0) {
+    const std::string line = message + "\n";
+    ssize_t ignored = ::write(options_.ready_fd, line.data(), line.size());
+    (void)ignored;
+    ::close(options_.ready_fd);
+    options_.ready_fd = -1;
+  }
+  return DaemonExit::startup_error;
+}
+
 // ---------------------------------------------------------------- events --
 
 void Daemon::on_sigchld() {
@@ -118,6 +152,10 @@ void Daemon::on_sigchld() {
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
     if (pid <= 0) break;  // 0: nothing more to reap; -1/ECHILD: no children
+    // Whatever the child left in its process group goes with it (a group
+    // outliving its leader keeps the leader's pid from being reused, so this
+    // can only reach that group).
+    ::kill(-pid, SIGKILL);
     root_->on_child_exited(pid, decode_wait_status(status), now());
     pump();
   }
@@ -130,6 +168,7 @@ void Daemon::on_stop_signal(int signum) {
 void Daemon::begin_shutdown(const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
+  if (root_->ending()) return;  // already giving up or failing its boot
   options_.notifier.notify("STOPPING=1");
   append_history({{"sup", root_path()}, {"event", "daemon_stopping"}, {"reason", why}});
   root_->shutdown(now());

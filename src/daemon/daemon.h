@@ -27,6 +27,7 @@
 #include "otpsup/history_filter.h"
 #include "otpsup/history_writer.h"
 #include "otpsup/supervisor.h"
+#include "otpsup/unique_fd.h"
 
 namespace otpsup {
 
@@ -105,6 +106,8 @@ class Daemon {
   std::vector<std::string> all_paths() const;
 
   void begin_shutdown(const std::string& why);
+  Status lock_state_dir();
+  DaemonExit startup_failure(const std::string& message);
   TimePoint now() const { return Clock::now(); }
   std::string root_path() const { return "root"; }
 
@@ -114,6 +117,7 @@ class Daemon {
   uv_timer_t timer_{};
   uv_check_t sync_check_{};
   std::unique_ptr<Supervisor> root_;
+  UniqueFd state_lock_;
   std::unique_ptr<HistoryWriter> history_;
   std::unique_ptr<ControlServer> server_;
 

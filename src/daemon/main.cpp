@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "daemon/daemon.h"
 #include "os/self_exe.h"
@@ -42,6 +43,11 @@ void reject_nested(ConfigLoad& load) {
   if (!load.errors.empty()) load.config.reset();
 }
 
+std::string absolute(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return (std::filesystem::current_path() / path).lexically_normal().string();
+}
+
 int report(const ConfigLoad& load) {
   for (const ConfigError& e : load.errors) std::fprintf(stderr, "%s\n", e.to_string().c_str());
   return static_cast<int>(DaemonExit::config_error);
@@ -73,6 +79,7 @@ int daemonize() {
   }
   ::close(fds[0]);
   ::setsid();
+  if (::chdir("/") < 0) std::perror("otpsupd: chdir /");
   const int null_fd = ::open("/dev/null", O_RDWR);
   if (null_fd >= 0) {
     ::dup2(null_fd, 0);
@@ -115,6 +122,7 @@ int main(int argc, char** argv) {
   if (check->count() > 0) {
     const std::string path = check_path.empty() ? config_path : check_path;
     ConfigLoad result = load(path);
+    reject_nested(result);
     if (!result.ok()) return report(result);
     const Config& c = *result.config;
     std::size_t workers = 0;
@@ -138,6 +146,9 @@ int main(int argc, char** argv) {
   options.state_dir = !state_dir.empty()                         ? state_dir
                       : !options.config.daemon.state_dir.empty() ? options.config.daemon.state_dir
                                                                  : default_state_dir();
+  // Background mode changes directory to /: relative paths are resolved now.
+  options.socket_path = absolute(options.socket_path);
+  options.state_dir = absolute(options.state_dir);
   options.foreground = foreground;
   options.notifier = ServiceNotifier::from_environment();
   if (!foreground) options.ready_fd = daemonize();

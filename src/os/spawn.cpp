@@ -4,10 +4,12 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -91,7 +93,7 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 
 // Runs in the forked child. Async-signal-safe calls only.
 [[noreturn]] void exec_child(const char* executable, char** argv, char** envp, const char* cwd,
-                             int dev_null, int error_fd, pid_t supervisor_pid) {
+                             int dev_null, int error_fd, pid_t supervisor_pid, int fd_limit) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -107,7 +109,12 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_in_child(error_fd, Stage::pdeathsig, errno);
   if (::getppid() != supervisor_pid) fail_in_child(error_fd, Stage::parent_died, 0);
   // Nothing of the daemon's beyond 0, 1, 2 may reach the program.
-  ::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+  if (::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0) {
+    // Kernels before 5.11: close them one by one (all but the error pipe).
+    for (int fd = 3; fd < fd_limit; ++fd) {
+      if (fd != error_fd) ::close(fd);
+    }
+  }
   ::execve(executable, argv, envp);
   fail_in_child(error_fd, Stage::exec, errno);
 }
@@ -134,10 +141,13 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   ::sigfillset(&all);
   ::pthread_sigmask(SIG_SETMASK, &all, &old);
   const pid_t supervisor_pid = ::getpid();
+  rlimit nofile{};
+  ::getrlimit(RLIMIT_NOFILE, &nofile);
+  const int fd_limit = static_cast<int>(std::min<rlim_t>(nofile.rlim_cur, 65536));
   const pid_t child = ::fork();
   if (child == 0) {
     exec_child(executable.c_str(), argv_ptrs, env_ptrs, cwd, dev_null.get(), error_write.get(),
-               supervisor_pid);
+               supervisor_pid, fd_limit);
   }
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -1,10 +1,11 @@
 """Daemon lifecycle: boot, orderly shutdown, boot failure, background mode, demo."""
 import os
+import select
 import signal
 import subprocess
 import unittest
 
-from otpsup_harness import (COUNTER, OTPSUPD, PRINTER, Daemon, DaemonTestCase, alive,
+from otpsup_harness import (COUNTER, DEADLINE, OTPSUPD, PRINTER, Daemon, DaemonTestCase, alive,
                             flat_config, wait_gone)
 
 
@@ -105,6 +106,32 @@ class Lifecycle(DaemonTestCase):
         # 0, 1, 2 and the fd ls itself opened for /proc/self/fd.
         self.assertEqual(fds[:3], [0, 1, 2])
         self.assertLessEqual(len(fds), 4, fds)
+
+    def test_a_helper_left_in_the_childs_process_group_goes_with_it(self):
+        d0 = self.daemon(start=False)
+        fifo = os.path.join(d0.dir, "helper.fifo")
+        os.mkfifo(fifo)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        self.addCleanup(os.close, reader)
+        # The helper ignores SIGTERM, so only the group sweep can end it.
+        worker = ["sh", "-c", f"(trap '' TERM; exec sleep 1000) & echo $! > {fifo}; "
+                              "exec sleep 1000"]
+        d = self.daemon(flat_config(workers=[("w", worker, "")]))
+        r, _, _ = select.select([reader], [], [], DEADLINE)
+        self.assertTrue(r, "the worker did not report its helper")
+        helper = int(os.read(reader, 64).split()[0])
+        d.seen_pids.add(helper)
+        self.assertTrue(alive(helper))
+        d.ctl("stop", "w")
+        self.assertTrue(wait_gone(helper, timeout=5), "helper ignoring SIGTERM survived")
+
+    def test_a_second_daemon_on_the_same_state_dir_is_refused(self):
+        d = self.daemon(flat_config())
+        p = subprocess.run([OTPSUPD, "--foreground", "--socket", d.sock_path + "2", "--state-dir",
+                            d.state_dir, "-c", d.config_path],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("state directory", p.stderr)
 
 
 if __name__ == "__main__":

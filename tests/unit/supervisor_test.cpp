@@ -738,3 +738,26 @@ TEST_CASE("ExitStatusIsDescribed") {
   CHECK(parse_signal("9") == 9);
   CHECK(parse_signal("NOPE") == -1);
 }
+
+TEST_CASE("ChildDyingDuringPauseStopIsRestartedByResume") {
+  Harness h(sup(Strategy::one_for_one, 3, {worker("a"), worker("b"), worker("c")}));
+  h.boot();
+  h.command(Command::Kind::pause_stop);  // stopping c first
+  h.crash("a");                          // a crashes on its own meanwhile
+  h.honour_stops();
+  h.take_log();
+  h.command(Command::Kind::resume);
+  for (auto id : {"a", "b", "c"}) CHECK(h.s.find(id)->state == ChildState::running);
+}
+
+TEST_CASE("ShutdownDuringAFailedBootKeepsTheBootFailure") {
+  Harness h(sup(Strategy::one_for_one, 1, {worker("a"), worker("b")}));
+  h.failing_starts = {"b"};
+  h.boot();  // stopping a
+  CHECK(h.s.ending());
+  h.s.shutdown(h.now);
+  h.pump();
+  h.honour_stops();
+  REQUIRE(h.exit);
+  CHECK(h.exit->kind == ExitAction::Kind::boot_failed);
+}
