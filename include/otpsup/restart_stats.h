@@ -48,8 +48,8 @@ std::optional<std::chrono::system_clock::time_point> parse_record_timestamp(std:
 // Computes the stats of `path` from `records` (JSON objects as stored: seq,
 // ts, sup, child, event, reason, ...; non-objects and members of the wrong
 // type are ignored) over the window ending at `now` of length `window`.
-// "Newest" means the greatest "seq" (a record without an unsigned seq counts
-// as seq 0); between equal seqs the later one in `records` is newer.
+// "Newest" means the greatest "seq" (a record without a non-negative integer
+// seq counts as seq 0); between equal seqs the later one in `records` is newer.
 RestartStats compute_restart_stats(const std::vector<nlohmann::json>& records,
                                    const std::string& path,
                                    std::chrono::system_clock::time_point now,

@@ -94,12 +94,18 @@ using Action = std::variant<StartAction, SignalAction, ArmTimerAction, CancelTim
 
 // ---- Commands (inputs from the control socket) ----
 struct Command {
-  enum class Kind { start, stop, restart, remove, kill, pause, pause_stop, resume };
+  enum class Kind { start, stop, restart, remove, kill, pause, pause_stop, resume, add };
   Kind kind = Kind::start;
   std::string child;  // empty for pause/resume (the supervisor itself)
   int signal = 15;    // kill only
   CommandToken token = 0;
+  std::optional<ChildSpec> spec;  // add only: the new child (goes last in start order)
 };
+
+// The exit status of a node process whose supervisor gave up: its parent
+// treats it as OTP's reason `shutdown` (a transient subtree that gave up is
+// not restarted, a permanent one is).
+inline constexpr int kSupervisorGaveUpExitCode = 3;
 
 // ---- Observable child state ----
 enum class ChildState { down, starting, running, stopping };
@@ -116,6 +122,7 @@ struct Child {
   bool stopped_by_hand = false;    // `stop`: not restarted by one_for_one
   bool stopped_by_pause = false;   // `pause --stop`: started again by resume
   bool died_while_paused = false;  // policy deferred to resume
+  bool added = false;  // added at run time (`add`): `remove` stops and deletes it
   std::optional<TimerId> kill_timer;
 };
 
@@ -188,6 +195,8 @@ class Supervisor {
   bool restart_wanted(const Child& c, const ExitStatus& status) const;
   bool is_normal_exit(const Child& c, const ExitStatus& status) const;
   std::vector<std::string> running_in_reverse(std::size_t from = 0) const;
+  std::vector<std::string> alive_in_reverse() const;  // running, stopping or starting
+  void add_child(const Command& cmd);
   std::size_t index_of(const std::string& id) const;
   TimerId new_timer() { return ++last_timer_; }
 

@@ -51,6 +51,8 @@ struct Supervisor::Operation {
   int reply_pid = 0;
   std::string failed_start;  // a start of this child failed: restart/resume retry it
   std::string failure;       // boot failure / give-up reason, for the ExitAction
+  std::string remove_after;  // manual_stop of an added child: delete its spec once down
+  bool remove_after_failed_start = false;  // `add` whose start failed: forget the child
 
   explicit Operation(Kind k) : kind(k) {}
   bool ends_supervisor() const { return kind == Kind::give_up || kind == Kind::shutdown; }
@@ -108,6 +110,14 @@ std::vector<std::string> Supervisor::running_in_reverse(std::size_t from) const 
   return ids;
 }
 
+std::vector<std::string> Supervisor::alive_in_reverse() const {
+  std::vector<std::string> ids;
+  for (std::size_t i = children_.size(); i-- > 0;) {
+    if (children_[i]->state != ChildState::down) ids.push_back(children_[i]->spec.id);
+  }
+  return ids;
+}
+
 void Supervisor::reply_ok(CommandToken token, int pid) {
   emit(ReplyAction{token, true, "", "", pid});
 }
@@ -118,6 +128,7 @@ void Supervisor::reply_error(CommandToken token, std::string code, std::string m
 
 bool Supervisor::is_normal_exit(const Child& c, const ExitStatus& status) const {
   if (status.signaled) return false;
+  if (c.spec.is_supervisor && status.value == kSupervisorGaveUpExitCode) return true;
   const auto& codes = c.spec.normal_exit_codes;
   return std::find(codes.begin(), codes.end(), status.value) != codes.end();
 }
@@ -145,7 +156,7 @@ void Supervisor::boot(TimePoint now) {
 
 void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now) {
   Child* c = find_mutable(id);
-  if (c == nullptr || c->state != ChildState::starting || !op_ || op_->waiting != id) return;
+  if (c == nullptr || c->state != ChildState::starting || !op_) return;
   const bool was_pause_stopped = c->stopped_by_pause;
   c->state = ChildState::running;
   c->pid = pid;
@@ -154,7 +165,7 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
   c->stopped_by_pause = false;
   c->died_while_paused = false;
   by_pid_[pid] = c;
-  op_->waiting.clear();
+  if (op_->waiting == id) op_->waiting.clear();
   if (op_->kind == Operation::Kind::manual_start || op_->kind == Operation::Kind::manual_restart) {
     op_->reply_pid = pid;
   }
@@ -191,8 +202,13 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
 void Supervisor::on_child_start_failed(const std::string& id, const std::string& reason,
                                        TimePoint now) {
   Child* c = find_mutable(id);
-  if (c == nullptr || c->state != ChildState::starting || !op_ || op_->waiting != id) return;
+  if (c == nullptr || c->state != ChildState::starting || !op_) return;
   c->state = ChildState::down;
+  if (op_->waiting != id) {  // the operation that started it was pre-empted
+    record({.event = "start_failed", .child = id, .reason = reason});
+    run(now);
+    return;
+  }
   op_->waiting.clear();
   record({.event = "start_failed", .child = id, .reason = reason});
 
@@ -211,6 +227,10 @@ void Supervisor::on_child_start_failed(const std::string& id, const std::string&
       if (op.token) reply_error(*op.token, "start_failed", id + ": " + reason);
       op.token.reset();
       op.to_start.clear();
+      if (op.remove_after_failed_start) {
+        remove_child(id);
+        record({.event = "removed", .child = id, .reason = "could not be started"});
+      }
       break;
     case Operation::Kind::restart:
     case Operation::Kind::resume:
@@ -270,10 +290,12 @@ void Supervisor::on_stopped(Child& c, ExitStatus status) {
 // A child died on its own (or from someone else's signal).
 void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint /*now*/) {
   const std::string id = c.spec.id;
+  const bool gave_up =
+      c.spec.is_supervisor && !status.signaled && status.value == kSupervisorGaveUpExitCode;
   record({.event = "exited",
           .child = id,
           .pid = c.last_pid,
-          .reason = describe(status),
+          .reason = gave_up ? "supervisor gave up (shutdown)" : describe(status),
           .status = status});
   bool absorbed = false;
   if (op_) {
@@ -339,7 +361,7 @@ void Supervisor::shutdown(TimePoint now) {
     const Child* w = find(op_->waiting);
     if (w != nullptr && w->state == ChildState::stopping) op->waiting = op_->waiting;
   }
-  for (auto& id : running_in_reverse(0)) {
+  for (auto& id : alive_in_reverse()) {
     if (id != op->waiting) op->to_stop.push_back(id);
   }
   refuse_pending_commands("shutting_down", "the supervisor is shutting down");
@@ -386,8 +408,8 @@ void Supervisor::step_operation(TimePoint now) {
       op.waiting = id;
       return;
     }
-    if (c->state == ChildState::stopping) {
-      op.waiting = id;
+    if (c->state == ChildState::stopping || c->state == ChildState::starting) {
+      op.waiting = id;  // a starting child is stopped once it has started
       return;
     }
   }
@@ -449,6 +471,10 @@ void Supervisor::finish_operation(TimePoint now) {
       return;
     default:
       break;
+  }
+  if (const Child* gone = find(op->remove_after); gone && gone->state == ChildState::down) {
+    remove_child(op->remove_after);
+    record({.event = "removed", .child = op->remove_after});
   }
   if (op->token) reply_ok(*op->token, op->reply_pid);
   if (!op->failed_start.empty()) {
@@ -546,7 +572,7 @@ void Supervisor::give_up(const std::string& reason) {
   auto op = std::make_unique<Operation>(Operation::Kind::give_up);
   op->stop_cause = "supervisor gave up";
   op->failure = why;
-  for (auto& id : running_in_reverse(0)) op->to_stop.push_back(id);
+  for (auto& id : alive_in_reverse()) op->to_stop.push_back(id);
   begin_operation(std::move(op));
 }
 
@@ -600,6 +626,10 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
     resume(cmd, now);
     return;
   }
+  if (cmd.kind == K::add) {
+    add_child(cmd);
+    return;
+  }
 
   Child* c = find_mutable(cmd.child);
   if (c == nullptr) {
@@ -641,6 +671,17 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
       return;
     }
     case K::remove:
+      if (c->added && c->state != ChildState::down) {
+        // A child added at run time is stopped and deleted in one go.
+        c->stopped_by_hand = true;
+        auto op = std::make_unique<Operation>(Operation::Kind::manual_stop);
+        op->token = cmd.token;
+        op->stop_cause = "removed";
+        op->remove_after = cmd.child;
+        op->to_stop.push_back(cmd.child);
+        begin_operation(std::move(op));
+        return;
+      }
       if (c->state != ChildState::down) {
         reply_error(cmd.token, "running", cmd.child + " is running; stop it first");
         return;
@@ -660,6 +701,43 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
     default:
       return;
   }
+}
+
+// OTP's start_child: the new child goes last in start order and is started
+// now; it is lost when this supervisor restarts.
+void Supervisor::add_child(const Command& cmd) {
+  if (!cmd.spec) {
+    reply_error(cmd.token, "bad_request", "add without a child spec");
+    return;
+  }
+  const ChildSpec& spec = *cmd.spec;
+  if (spec_.strategy != Strategy::dynamic && !spec_.allow_add) {
+    reply_error(cmd.token, "refused",
+                spec_.name +
+                    " is a static supervisor; children can be added only to a dynamic one "
+                    "or where allow_add = true");
+    return;
+  }
+  if (find(spec.id) != nullptr) {
+    reply_error(cmd.token, "already_exists", spec_.name + " already has a child '" + spec.id + "'");
+    return;
+  }
+  if (spec_.max_children > 0 && static_cast<int>(children_.size()) >= spec_.max_children) {
+    reply_error(cmd.token, "max_children",
+                spec_.name + " has reached max_children = " + std::to_string(spec_.max_children));
+    return;
+  }
+  auto child = std::make_unique<Child>();
+  child->spec = spec;
+  child->added = true;
+  by_id_[spec.id] = child.get();
+  children_.push_back(std::move(child));
+  record({.event = "added", .child = spec.id});
+  auto op = std::make_unique<Operation>(Operation::Kind::manual_start);
+  op->token = cmd.token;
+  op->to_start.push_back(spec.id);
+  op->remove_after_failed_start = true;
+  begin_operation(std::move(op));
 }
 
 // Applies the policy deferred while paused; the whole resume counts as one

@@ -73,8 +73,10 @@ RestartStats compute_restart_stats(const std::vector<nlohmann::json>& records,
     if (sup != path && sup + "/" + child != path) continue;
 
     const auto seq_it = record.find("seq");
-    const std::uint64_t seq =
-        seq_it != record.end() && seq_it->is_number_unsigned() ? seq_it->get<std::uint64_t>() : 0;
+    std::uint64_t seq = 0;  // unsigned as parsed; a signed one when built in memory
+    if (seq_it != record.end() && seq_it->is_number_integer() && *seq_it >= 0) {
+      seq = seq_it->get<std::uint64_t>();
+    }
     const std::string event = string_member(record, "event");
     const std::string ts = string_member(record, "ts");
 

@@ -140,19 +140,31 @@ std::vector<std::string> split_cmdline(std::string_view raw) {
 
 std::string state_name_of(char state) {
   switch (state) {
-    case 'R': return "running";
-    case 'S': return "sleeping";
-    case 'D': return "disk sleep";
-    case 'Z': return "zombie";
-    case 'T': return "stopped";
-    case 't': return "tracing stop";
+    case 'R':
+      return "running";
+    case 'S':
+      return "sleeping";
+    case 'D':
+      return "disk sleep";
+    case 'Z':
+      return "zombie";
+    case 'T':
+      return "stopped";
+    case 't':
+      return "tracing stop";
     case 'X':
-    case 'x': return "dead";
-    case 'I': return "idle";
-    case 'P': return "parked";
-    case 'W': return "waking";  // "paging" before Linux 2.6.0; "waking" 2.6.33 to 3.13
-    case 'K': return "wakekill";
-    default: return "unknown";
+    case 'x':
+      return "dead";
+    case 'I':
+      return "idle";
+    case 'P':
+      return "parked";
+    case 'W':
+      return "waking";  // "paging" before Linux 2.6.0; "waking" 2.6.33 to 3.13
+    case 'K':
+      return "wakekill";
+    default:
+      return "unknown";
   }
 }
 
@@ -186,9 +198,8 @@ std::optional<ProcessInfo> read_process_info(int pid, std::string* error) {
   info.cpu_user_seconds = static_cast<double>(stat.utime_ticks) / static_cast<double>(hz);
   info.cpu_system_seconds = static_cast<double>(stat.stime_ticks) / static_cast<double>(hz);
   const auto hz64 = static_cast<std::uint64_t>(hz);
-  const auto start_ms_after_boot =
-      static_cast<std::int64_t>(stat.starttime_ticks / hz64 * 1000 +
-                                stat.starttime_ticks % hz64 * 1000 / hz64);
+  const auto start_ms_after_boot = static_cast<std::int64_t>(
+      stat.starttime_ticks / hz64 * 1000 + stat.starttime_ticks % hz64 * 1000 / hz64);
   info.start_time_unix_ms = boot_time_unix_seconds() * 1000 + start_ms_after_boot;
   timespec boot_now{};
   if (::clock_gettime(CLOCK_BOOTTIME, &boot_now) == 0) {

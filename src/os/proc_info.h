@@ -22,16 +22,16 @@ namespace otpsup {
 
 struct ProcessInfo {
   int pid = 0;
-  char state = '?';                  // /proc/PID/stat field 3: R, S, D, Z, T, t, X, I, ...
-  std::string state_name;            // state_name_of(state): "running", "sleeping", ...
-  std::uint64_t rss_bytes = 0;       // VmRSS of /proc/PID/status (0 when absent, e.g. zombie)
-  int threads = 0;                   // Threads of status (stat's num_threads if absent)
-  double cpu_user_seconds = 0;       // utime / sysconf(_SC_CLK_TCK)
-  double cpu_system_seconds = 0;     // stime / sysconf(_SC_CLK_TCK)
-  int fd_count = 0;                  // entries of /proc/PID/fd (0 if unreadable)
+  char state = '?';                     // /proc/PID/stat field 3: R, S, D, Z, T, t, X, I, ...
+  std::string state_name;               // state_name_of(state): "running", "sleeping", ...
+  std::uint64_t rss_bytes = 0;          // VmRSS of /proc/PID/status (0 when absent, e.g. zombie)
+  int threads = 0;                      // Threads of status (stat's num_threads if absent)
+  double cpu_user_seconds = 0;          // utime / sysconf(_SC_CLK_TCK)
+  double cpu_system_seconds = 0;        // stime / sysconf(_SC_CLK_TCK)
+  int fd_count = 0;                     // entries of /proc/PID/fd (0 if unreadable)
   std::int64_t start_time_unix_ms = 0;  // btime (/proc/stat) + starttime / CLK_TCK
-  double uptime_seconds = 0;         // CLOCK_BOOTTIME now - starttime / CLK_TCK, >= 0
-  std::vector<std::string> cmdline;  // /proc/PID/cmdline split on NUL (split_cmdline)
+  double uptime_seconds = 0;            // CLOCK_BOOTTIME now - starttime / CLK_TCK, >= 0
+  std::vector<std::string> cmdline;     // /proc/PID/cmdline split on NUL (split_cmdline)
 };
 
 // The fields of a /proc/PID/stat line that ProcessInfo uses.

@@ -761,3 +761,70 @@ TEST_CASE("ShutdownDuringAFailedBootKeepsTheBootFailure") {
   REQUIRE(h.exit);
   CHECK(h.exit->kind == ExitAction::Kind::boot_failed);
 }
+
+namespace {
+Command add_command(std::string id, CommandToken token) {
+  Command c;
+  c.kind = Command::Kind::add;
+  c.child = id;
+  c.token = token;
+  c.spec = worker(std::move(id));
+  return c;
+}
+}  // namespace
+
+TEST_CASE("AddStartsANewChildLastOnADynamicSupervisorOnly") {
+  Harness stat(sup(Strategy::one_for_one, 1, {worker("a")}));
+  stat.boot();
+  stat.s.on_command(add_command("x", 1), stat.now);
+  stat.pump();
+  CHECK(stat.replies.back().error_code == "refused");
+
+  auto spec = sup(Strategy::dynamic, 1, {});
+  spec.max_children = 2;
+  Harness h(spec);
+  h.boot();
+  h.s.on_command(add_command("x", 1), h.now);
+  h.pump();
+  CHECK(h.replies.back().ok);
+  CHECK(h.replies.back().pid == h.pid("x"));
+  CHECK(h.count("added") == 1);
+  h.s.on_command(add_command("x", 2), h.now);
+  h.pump();
+  CHECK(h.replies.back().error_code == "already_exists");
+  h.s.on_command(add_command("y", 3), h.now);
+  h.pump();
+  h.s.on_command(add_command("z", 4), h.now);
+  h.pump();
+  CHECK(h.replies.back().error_code == "max_children");
+}
+
+TEST_CASE("RemoveStopsAndDeletesAnAddedChild") {
+  Harness h(sup(Strategy::dynamic, 1, {}));
+  h.boot();
+  h.s.on_command(add_command("x", 1), h.now);
+  h.pump();
+  h.command(Command::Kind::remove, "x");
+  h.honour_stops();
+  CHECK(h.replies.back().ok);
+  CHECK(h.s.find("x") == nullptr);
+  CHECK(h.count("removed") == 1);
+}
+
+TEST_CASE("ASupervisorChildThatGaveUpExitsAsShutdown") {
+  auto sub = worker("sub", RestartType::transient);
+  sub.is_supervisor = true;
+  Harness h(sup(Strategy::one_for_one, 3, {sub, worker("a")}));
+  h.boot();
+  h.take_log();
+  h.die("sub", ExitStatus::exited(kSupervisorGaveUpExitCode));
+  CHECK(only(h.log, "start").empty());  // transient + shutdown: not restarted
+  CHECK(h.records.back().reason == "supervisor gave up (shutdown)");
+  auto perm = worker("sub");
+  perm.is_supervisor = true;
+  Harness p(sup(Strategy::one_for_one, 3, {perm}));
+  p.boot();
+  p.take_log();
+  p.die("sub", ExitStatus::exited(kSupervisorGaveUpExitCode));
+  CHECK(only(p.log, "start") == Log{"start sub"});
+}
