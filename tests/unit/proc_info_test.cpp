@@ -13,7 +13,7 @@
 #include <vector>
 
 // src/ is not on the unit tests' include path; the OS layer's headers live there.
-#include "../../src/os/proc_info.h"
+#include "os/proc_info.h"
 
 using namespace otpsup;
 
