@@ -28,6 +28,8 @@ class RestartIntensity {
   // Restarts counted within the window ending at `now` (for status).
   int used(TimePoint now) const;
 
+  // The restarts remembered, oldest first (some may be older than the window).
+  const std::deque<TimePoint>& times() const { return restarts_; }
   int intensity() const { return intensity_; }
   Duration period() const { return period_; }
 

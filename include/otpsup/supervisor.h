@@ -122,7 +122,7 @@ struct Child {
   bool stopped_by_hand = false;    // `stop`: not restarted by one_for_one
   bool stopped_by_pause = false;   // `pause --stop`: started again by resume
   bool died_while_paused = false;  // policy deferred to resume
-  bool added = false;  // added at run time (`add`): `remove` stops and deletes it
+  bool added = false;              // added at run time (`add`): `remove` stops and deletes it
   std::optional<TimerId> kill_timer;
 };
 
@@ -161,6 +161,7 @@ class Supervisor {
   // a failed boot stopping what it started) or gone.
   bool ending() const;
   int restarts_in_period(TimePoint now) const { return intensity_.used(now); }
+  const std::deque<TimePoint>& intensity_window() const { return intensity_.times(); }
 
  private:
   struct Operation;

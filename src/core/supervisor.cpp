@@ -284,7 +284,10 @@ void Supervisor::on_stopped(Child& c, ExitStatus status) {
         op_->kind == Operation::Kind::pause_stop || op_->kind == Operation::Kind::manual_restart;
   }
   // OTP deletes a temporary child's spec whenever it terminates.
-  if (c.spec.restart == RestartType::temporary && !keep_temporary) remove_child(id);
+  if (c.spec.restart == RestartType::temporary && !keep_temporary) {
+    remove_child(id);
+    record({.event = "removed", .child = id, .reason = "temporary child terminated"});
+  }
 }
 
 // A child died on its own (or from someone else's signal).
@@ -315,6 +318,7 @@ void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint /*now
   }
   if (c.spec.restart == RestartType::temporary) {
     remove_child(id);
+    record({.event = "removed", .child = id, .reason = "temporary child terminated"});
     return;
   }
   if (absorbed || finished_) return;

@@ -5,14 +5,9 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
-
-#include "os/spawn.h"
-#include "os/wait_status.h"
-#include "otpsup/history_filter.h"
 
 namespace otpsup {
 
@@ -31,19 +26,28 @@ void warn(const std::string& message) {
 
 Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   uv_loop_init(&loop_);
-  root_ = std::make_unique<Supervisor>(options_.config.root());
   server_ = std::make_unique<ControlServer>(
       &loop_, [this](ClientId c, const nlohmann::json& r) { on_request(c, r); },
       [this](ClientId c) { on_disconnect(c); });
+  SupervisorNode::Output out;
+  out.record = [this](nlohmann::ordered_json r) { on_record(std::move(r)); };
+  out.reply = [this](CommandToken t, nlohmann::json r) { on_reply(t, r); };
+  out.state = [this](nlohmann::json s) { mirror_.apply_state(s); };
+  out.booted = [this] { on_booted(); };
+  out.exited = [this](const ExitAction& e) { finish(e); };
+  out.orphan_reaped = [this](int pid, ExitStatus st) { on_orphan(pid, st); };
+  root_ = std::make_unique<SupervisorNode>(&loop_, "root", options_.config.root(),
+                                           options_.config.supervisors, options_.self_exe,
+                                           std::move(out));
 }
 
 Daemon::~Daemon() {
+  root_.reset();
   server_.reset();
   uv_loop_close(&loop_);
 }
 
 DaemonExit Daemon::run() {
-  started_at_ = now();
   const DaemonSettings& d = options_.config.daemon;
   HistoryOptions ho;
   ho.dir = options_.state_dir;
@@ -59,19 +63,16 @@ DaemonExit Daemon::run() {
   for (const auto& r : repairs) warn("history: " + r);
 
   ::signal(SIGPIPE, SIG_IGN);
-  // Orphans of our children are re-parented to us, so they are reaped too.
+  // Orphans of the tree are re-parented to us, so they are reaped too.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
 
   Status listening = server_->listen(options_.socket_path);
   if (!listening.ok()) return startup_failure(listening.message());
 
-  uv_signal_init(&loop_, &sigchld_);
   uv_signal_init(&loop_, &sigterm_);
   uv_signal_init(&loop_, &sigint_);
   uv_signal_init(&loop_, &sighup_);
-  sigchld_.data = sigterm_.data = sigint_.data = sighup_.data = this;
-  uv_signal_start(
-      &sigchld_, [](uv_signal_t* h, int) { static_cast<Daemon*>(h->data)->on_sigchld(); }, SIGCHLD);
+  sigterm_.data = sigint_.data = sighup_.data = this;
   auto stop_cb = [](uv_signal_t* h, int signum) {
     static_cast<Daemon*>(h->data)->on_stop_signal(signum);
   };
@@ -80,9 +81,7 @@ DaemonExit Daemon::run() {
   uv_signal_start(
       &sighup_, [](uv_signal_t*, int) { warn("SIGHUP: live reload is not implemented yet"); },
       SIGHUP);
-  uv_timer_init(&loop_, &timer_);
-  timer_.data = this;
-  // Group commit: whatever the loop iteration appended is synced once.
+  // Group commit: whatever a loop iteration appended is synced once.
   uv_check_init(&loop_, &sync_check_);
   sync_check_.data = this;
   uv_check_start(&sync_check_, [](uv_check_t* h) {
@@ -93,7 +92,8 @@ DaemonExit Daemon::run() {
     }
   });
 
-  nlohmann::ordered_json started{{"sup", root_path()},
+  mirror_.build(options_.config.supervisors, ::getpid(), Clock::now());
+  nlohmann::ordered_json started{{"sup", "root"},
                                  {"event", "daemon_started"},
                                  {"pid", ::getpid()},
                                  {"config", options_.config.source},
@@ -101,8 +101,7 @@ DaemonExit Daemon::run() {
   if (!repairs.empty()) started["repairs"] = repairs;
   append_history(std::move(started));
 
-  root_->boot(now());
-  pump();
+  root_->start();
   uv_run(&loop_, UV_RUN_DEFAULT);
   if (history_) (void)history_->sync();
   return exit_.value_or(DaemonExit::ok);
@@ -131,35 +130,22 @@ Status Daemon::lock_state_dir() {
   return Status::ok_status();
 }
 
+void Daemon::write_ready(const std::string& line) {
+  if (options_.ready_fd < 0) return;
+  ssize_t ignored = ::write(options_.ready_fd, line.data(), line.size());
+  (void)ignored;
+  ::close(options_.ready_fd);
+  options_.ready_fd = -1;
+}
+
 // Reports a failure to start (also to the waiting parent in background mode).
 DaemonExit Daemon::startup_failure(const std::string& message) {
   warn(message);
-  if (options_.ready_fd >= 0) {
-    const std::string line = message + "\n";
-    ssize_t ignored = ::write(options_.ready_fd, line.data(), line.size());
-    (void)ignored;
-    ::close(options_.ready_fd);
-    options_.ready_fd = -1;
-  }
+  write_ready(message + "\n");
   return DaemonExit::startup_error;
 }
 
 // ---------------------------------------------------------------- events --
-
-void Daemon::on_sigchld() {
-  for (;;) {
-    int status = 0;
-    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-    if (pid < 0 && errno == EINTR) continue;
-    if (pid <= 0) break;  // 0: nothing more to reap; -1/ECHILD: no children
-    // Whatever the child left in its process group goes with it (a group
-    // outliving its leader keeps the leader's pid from being reused, so this
-    // can only reach that group).
-    ::kill(-pid, SIGKILL);
-    root_->on_child_exited(pid, decode_wait_status(status), now());
-    pump();
-  }
-}
 
 void Daemon::on_stop_signal(int signum) {
   begin_shutdown("received " + std::string(signum == SIGINT ? "SIGINT" : "SIGTERM"));
@@ -168,132 +154,68 @@ void Daemon::on_stop_signal(int signum) {
 void Daemon::begin_shutdown(const std::string& why) {
   if (stopping_) return;
   stopping_ = true;
-  if (root_->ending()) return;  // already giving up or failing its boot
+  if (root_->core().ending()) return;  // already giving up or failing its boot
   options_.notifier.notify("STOPPING=1");
-  append_history({{"sup", root_path()}, {"event", "daemon_stopping"}, {"reason", why}});
-  root_->shutdown(now());
-  pump();
+  append_history({{"sup", "root"}, {"event", "daemon_stopping"}, {"reason", why}});
+  root_->shutdown();
 }
 
-void Daemon::on_timer() {
-  const TimePoint t = now();
-  while (!deadlines_.empty() && deadlines_.begin()->first <= t) {
-    const TimerId id = deadlines_.begin()->second;
-    deadlines_.erase(deadlines_.begin());
-    timers_.erase(id);
-    root_->on_timer(id, t);
-    pump();
+void Daemon::on_booted() {
+  options_.notifier.notify("READY=1\nSTATUS=supervising the tree of " + options_.config.source);
+  write_ready("ok\n");
+}
+
+void Daemon::on_record(nlohmann::ordered_json fields) {
+  const nlohmann::json plain = fields;
+  append_history(std::move(fields));
+  for (nlohmann::ordered_json& extra : mirror_.apply(plain, Clock::now())) {
+    on_record(std::move(extra));
   }
-  rearm_uv_timer();
 }
 
-// -------------------------------------------------------------- actions --
-
-void Daemon::pump() {
-  for (;;) {
-    std::vector<Action> actions = root_->take_actions();
-    if (actions.empty()) break;
-    for (Action& a : actions) execute(a);
-  }
-  rearm_uv_timer();
+// A process of the tree whose supervisor died before it (kill -9 of a node):
+// re-parented to the root as subreaper and reaped here. Named from the mirror.
+void Daemon::on_orphan(int pid, ExitStatus status) {
+  auto path = mirror_.path_of_pid(pid);
+  if (!path) return;
+  mirror_.forget_pid(pid);
+  const auto slash = path->rfind('/');
+  append_history({{"sup", path->substr(0, slash)},
+                  {"child", path->substr(slash + 1)},
+                  {"event", "exited"},
+                  {"pid", pid},
+                  {"reason", describe(status) + " (its supervisor was gone)"},
+                  {"orphan", true}});
 }
 
-void Daemon::execute(Action& action) {
-  if (auto* start = std::get_if<StartAction>(&action)) {
-    start_child(*start);
-  } else if (auto* sig = std::get_if<SignalAction>(&action)) {
-    // Each child leads its own process group: signal the whole group.
-    if (sig->pid > 0 && ::kill(-sig->pid, sig->signal) < 0 && errno == ESRCH) {
-      ::kill(sig->pid, sig->signal);
+void Daemon::on_reply(CommandToken token, const nlohmann::json& reply) {
+  auto it = pending_.find(token);
+  if (it == pending_.end()) return;
+  PendingReply p = std::move(it->second);
+  pending_.erase(it);
+  const bool ok = reply.value("ok", false);
+  if (p.fan_out != 0) {
+    auto f = fan_outs_.find(p.fan_out);
+    if (f == fan_outs_.end()) return;
+    if (!ok && f->second.first_error.is_null()) f->second.first_error = reply.at("error");
+    if (--f->second.waiting > 0) return;
+    FanOut done = std::move(f->second);
+    fan_outs_.erase(f);
+    if (done.first_error.is_null()) {
+      server_->send(done.client, {{"id", done.request_id}, {"ok", true}, {"result", p.extra}});
+    } else {
+      server_->send(done.client,
+                    {{"id", done.request_id}, {"ok", false}, {"error", done.first_error}});
     }
-  } else if (auto* arm = std::get_if<ArmTimerAction>(&action)) {
-    arm_timer(arm->timer, arm->after);
-  } else if (auto* cancel = std::get_if<CancelTimerAction>(&action)) {
-    cancel_timer(cancel->timer);
-  } else if (auto* rec = std::get_if<RecordAction>(&action)) {
-    record(*rec);
-  } else if (auto* reply = std::get_if<ReplyAction>(&action)) {
-    auto it = pending_.find(reply->token);
-    if (it == pending_.end()) return;
-    PendingReply p = std::move(it->second);
-    pending_.erase(it);
-    if (!reply->ok) {
-      server_->send_error(p.client, p.request_id, reply->error_code, reply->message);
-      return;
-    }
-    nlohmann::json result = p.extra.is_object() ? p.extra : nlohmann::json::object();
-    if (reply->pid != 0) result["pid"] = reply->pid;
-    server_->send(p.client, {{"id", p.request_id}, {"ok", true}, {"result", result}});
-  } else if (std::get_if<BootCompletedAction>(&action)) {
-    options_.notifier.notify("READY=1\nSTATUS=supervising " +
-                             std::to_string(root_->children().size()) + " children");
-    if (options_.ready_fd >= 0) {
-      ssize_t ignored = ::write(options_.ready_fd, "ok\n", 3);
-      (void)ignored;
-      ::close(options_.ready_fd);
-      options_.ready_fd = -1;
-    }
-  } else if (auto* exit = std::get_if<ExitAction>(&action)) {
-    finish(*exit);
-  }
-}
-
-void Daemon::start_child(const StartAction& a) {
-  const Child* child = root_->find(a.id);
-  if (child == nullptr) return;
-  int pid = 0;
-  Status s = spawn_worker(child->spec, root_path() + "/" + a.id, &pid);
-  if (s.ok()) {
-    root_->on_child_started(a.id, pid, now());
-  } else {
-    root_->on_child_start_failed(a.id, s.message(), now());
-  }
-}
-
-void Daemon::arm_timer(TimerId id, Duration after) {
-  cancel_timer(id);
-  timers_[id] = deadlines_.emplace(now() + after, id);
-}
-
-void Daemon::cancel_timer(TimerId id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  deadlines_.erase(it->second);
-  timers_.erase(it);
-}
-
-// One uv timer serves every deadline: armed for the earliest, stopped when
-// there is none (an idle daemon has no timer at all).
-void Daemon::rearm_uv_timer() {
-  if (uv_is_closing(as_handle(&timer_))) return;
-  if (deadlines_.empty()) {
-    uv_timer_stop(&timer_);
     return;
   }
-  uv_update_time(&loop_);
-  const auto wait = deadlines_.begin()->first - now();
-  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
-  uv_timer_start(
-      &timer_, [](uv_timer_t* h) { static_cast<Daemon*>(h->data)->on_timer(); },
-      static_cast<std::uint64_t>(ms < 0 ? 0 : ms), 0);
-}
-
-void Daemon::record(const RecordAction& r) {
-  nlohmann::ordered_json fields{{"sup", root_path()}};
-  if (!r.child.empty()) fields["child"] = r.child;
-  fields["event"] = r.event;
-  if (r.pid != 0) fields["pid"] = r.pid;
-  if (r.old_pid != 0) fields["old_pid"] = r.old_pid;
-  if (r.new_pid != 0) fields["new_pid"] = r.new_pid;
-  if (!r.reason.empty()) fields["reason"] = r.reason;
-  if (r.status) {
-    if (r.status->signaled) {
-      fields["signal"] = signal_name(r.status->value);
-    } else {
-      fields["exit_code"] = r.status->value;
-    }
+  if (!ok) {
+    server_->send(p.client, {{"id", p.request_id}, {"ok", false}, {"error", reply.at("error")}});
+    return;
   }
-  append_history(std::move(fields));
+  nlohmann::json result = p.extra.is_object() ? p.extra : nlohmann::json::object();
+  if (reply.contains("result")) result.update(reply["result"]);
+  server_->send(p.client, {{"id", p.request_id}, {"ok", true}, {"result", result}});
 }
 
 void Daemon::append_history(nlohmann::ordered_json fields) {
@@ -327,15 +249,9 @@ void Daemon::finish(const ExitAction& e) {
     warn(std::string(e.kind == ExitAction::Kind::gave_up ? "root supervisor gave up: "
                                                          : "boot failed: ") +
          e.reason);
-    append_history({{"sup", root_path()}, {"event", "daemon_stopping"}, {"reason", e.reason}});
+    append_history({{"sup", "root"}, {"event", "daemon_stopping"}, {"reason", e.reason}});
   }
-  if (options_.ready_fd >= 0) {
-    const std::string msg = e.reason + "\n";
-    ssize_t ignored = ::write(options_.ready_fd, msg.data(), msg.size());
-    (void)ignored;
-    ::close(options_.ready_fd);
-    options_.ready_fd = -1;
-  }
+  write_ready(e.reason + "\n");
   if (history_) (void)history_->sync();
   for (const PendingReply& w : shutdown_waiters_) {
     server_->send(w.client,
@@ -346,11 +262,10 @@ void Daemon::finish(const ExitAction& e) {
   for (const Follower& f : followers_) server_->close_after_flush(f.client);
   followers_.clear();
   server_->close();
-  uv_close(as_handle(&sigchld_), nullptr);
+  root_->close();
   uv_close(as_handle(&sigterm_), nullptr);
   uv_close(as_handle(&sigint_), nullptr);
   uv_close(as_handle(&sighup_), nullptr);
-  uv_close(as_handle(&timer_), nullptr);
   uv_close(as_handle(&sync_check_), nullptr);
 }
 

@@ -1,11 +1,11 @@
-// Daemon: the process shell around the pure supervisor core.
+// Daemon: the root otpsupd process.
 //
-// It owns the libuv loop, the signal watchers (SIGCHLD, SIGTERM, SIGINT,
-// SIGHUP), the one timer that serves every core deadline, the history writer
-// and the control socket. It feeds events into the core and carries out the
-// actions the core returns: fork/exec, kill(-pgid), timers, history records,
-// replies. Nothing here polls: an idle daemon sleeps in epoll_wait with no
-// timer armed.
+// It runs the root supervisor (a SupervisorNode, the same code as every node
+// process) and adds what only the root has: the control socket, the history
+// log (the single writer for the whole tree), the mirror of the tree that
+// `status` reads, signals for orderly shutdown, readiness notification and
+// the state-directory lock. Nothing here polls: an idle daemon sleeps in
+// epoll_wait with no timer armed.
 //
 // Threading: single-threaded; everything runs on the loop thread.
 #pragma once
@@ -22,11 +22,12 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/control_server.h"
+#include "daemon/supervisor_node.h"
 #include "os/service_notify.h"
 #include "otpsup/config.h"
 #include "otpsup/history_filter.h"
 #include "otpsup/history_writer.h"
-#include "otpsup/supervisor.h"
+#include "otpsup/tree_mirror.h"
 #include "otpsup/unique_fd.h"
 
 namespace otpsup {
@@ -35,18 +36,21 @@ namespace otpsup {
 enum class DaemonExit : int {
   ok = 0,             // orderly shutdown
   config_error = 1,   // invalid configuration or command line (nothing started)
-  startup_error = 2,  // cannot open the history log or the control socket
+  startup_error = 2,  // cannot lock the state dir, open the history log or the socket
   gave_up = 3,        // the root supervisor exceeded its restart intensity
   boot_failed = 4,    // a child of the root could not be started at boot
 };
+static_assert(static_cast<int>(DaemonExit::gave_up) == kSupervisorGaveUpExitCode);
 
 struct DaemonOptions {
   Config config;
   std::string socket_path;
   std::string state_dir;
+  std::string self_exe;  // started again with --node for every sub-supervisor
+  ConfigContext lookup;  // where `add` looks up commands (as the config does)
   bool foreground = false;
-  int ready_fd = -1;         // background mode: "ok\n" or the error is written here once booted
-  ServiceNotifier notifier;  // foreground mode: READY=1 once booted, STOPPING=1
+  int ready_fd = -1;         // background mode: "ok\n" or the error, once booted
+  ServiceNotifier notifier;  // READY=1 once booted, STOPPING=1
 };
 
 class Daemon {
@@ -64,7 +68,14 @@ class Daemon {
   struct PendingReply {
     ClientId client;
     nlohmann::json request_id;
-    nlohmann::json extra;  // merged into the result of an ok reply
+    nlohmann::json extra;       // merged into the result of an ok reply
+    std::uint64_t fan_out = 0;  // a share of a fan-out (pause --recursive)
+  };
+  struct FanOut {
+    ClientId client;
+    nlohmann::json request_id;
+    int waiting = 0;
+    nlohmann::json first_error;
   };
   struct Follower {
     ClientId client;
@@ -72,62 +83,52 @@ class Daemon {
     HistoryFilter filter;
   };
 
-  // Event sources.
-  void on_sigchld();
   void on_stop_signal(int signum);
-  void on_timer();
   void on_request(ClientId client, const nlohmann::json& request);
   void on_disconnect(ClientId client);
 
-  // Carrying out the core's actions.
-  void pump();
-  void execute(Action& action);
-  void start_child(const StartAction& a);
-  void arm_timer(TimerId id, Duration after);
-  void cancel_timer(TimerId id);
-  void rearm_uv_timer();
-  void record(const RecordAction& r);
-  void append_history(nlohmann::ordered_json fields);
+  // What the root supervisor produces.
+  void on_record(nlohmann::ordered_json fields);
+  void on_reply(CommandToken token, const nlohmann::json& reply);
+  void on_booted();
+  void on_orphan(int pid, ExitStatus status);
   void finish(const ExitAction& e);
+  void append_history(nlohmann::ordered_json fields);
 
   // Requests (requests.cpp).
   void handle_status(ClientId client, const nlohmann::json& req);
   void handle_history(ClientId client, const nlohmann::json& req);
-  void handle_child_command(ClientId client, const nlohmann::json& req, const std::string& cmd);
+  void handle_tree_command(ClientId client, const nlohmann::json& req, const std::string& cmd);
+  void handle_add(ClientId client, const nlohmann::json& req);
+  void handle_info(ClientId client, const nlohmann::json& req);
+  void handle_stats(ClientId client, const nlohmann::json& req);
   void handle_shutdown(ClientId client, const nlohmann::json& req);
-  nlohmann::json status_tree(const std::string& only_path) const;
-
-  // Paths (tree_paths.cpp): "counter1" -> "root/counter1".
-  struct Resolved {
-    std::string path;   // full path
-    std::string child;  // empty: the root supervisor itself
-  };
-  std::optional<Resolved> resolve(ClientId client, const nlohmann::json& req);
-  std::vector<std::string> all_paths() const;
+  void send_command(ClientId client, const nlohmann::json& id, nlohmann::json command,
+                    nlohmann::json extra, std::uint64_t fan_out = 0);
+  // Resolves req["path"] in the mirror; on failure sends the error itself.
+  std::optional<std::string> resolve(ClientId client, const nlohmann::json& req);
 
   void begin_shutdown(const std::string& why);
   Status lock_state_dir();
   DaemonExit startup_failure(const std::string& message);
-  TimePoint now() const { return Clock::now(); }
-  std::string root_path() const { return "root"; }
+  void write_ready(const std::string& line);
 
   DaemonOptions options_;
   uv_loop_t loop_{};
-  uv_signal_t sigchld_{}, sigterm_{}, sigint_{}, sighup_{};
-  uv_timer_t timer_{};
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_check_t sync_check_{};
-  std::unique_ptr<Supervisor> root_;
   UniqueFd state_lock_;
   std::unique_ptr<HistoryWriter> history_;
   std::unique_ptr<ControlServer> server_;
+  std::unique_ptr<SupervisorNode> root_;
+  TreeMirror mirror_;
 
-  std::multimap<TimePoint, TimerId> deadlines_;
-  std::unordered_map<TimerId, std::multimap<TimePoint, TimerId>::iterator> timers_;
   std::unordered_map<CommandToken, PendingReply> pending_;
   CommandToken next_token_ = 0;
+  std::unordered_map<std::uint64_t, FanOut> fan_outs_;
+  std::uint64_t next_fan_out_ = 0;
   std::vector<PendingReply> shutdown_waiters_;
   std::vector<Follower> followers_;
-  TimePoint started_at_{};
   bool stopping_ = false;
   std::optional<DaemonExit> exit_;
 };

@@ -26,7 +26,9 @@ LineChannel::LineChannel(uv_loop_t* loop, UniqueFd fd, MessageHandler on_message
   uv_pipe_open(&handle_->pipe, fd.release());
 }
 
-LineChannel::~LineChannel() { close(); }
+LineChannel::~LineChannel() {
+  close();
+}
 
 void LineChannel::start() {
   uv_read_start(
@@ -112,8 +114,9 @@ void LineChannel::close() {
   open_ = false;
   handle_->owner = nullptr;
   Handle* h = handle_.release();
-  uv_close(reinterpret_cast<uv_handle_t*>(&h->pipe),
-           [](uv_handle_t* closed) { std::unique_ptr<Handle> done(static_cast<Handle*>(closed->data)); });
+  uv_close(reinterpret_cast<uv_handle_t*>(&h->pipe), [](uv_handle_t* closed) {
+    std::unique_ptr<Handle> done(static_cast<Handle*>(closed->data));
+  });
 }
 
 }  // namespace otpsup

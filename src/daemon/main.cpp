@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "daemon/daemon.h"
+#include "daemon/node_process.h"
 #include "os/self_exe.h"
 #include "otpsup/config.h"
 #include "otpsup/paths.h"
@@ -24,23 +25,6 @@ ConfigLoad load(const std::string& path) {
   if (const char* p = std::getenv("PATH")) ctx.path_env = p;
   if (path.empty()) return load_config_text(embedded_demo_config(), kDemoSource, ctx);
   return load_config_file(path, ctx);
-}
-
-// Nested supervisor processes arrive with the supervision-trees work; until
-// then a tree must be flat under root.
-void reject_nested(ConfigLoad& load) {
-  if (!load.ok()) return;
-  const SupervisorSpec& root = load.config->root();
-  for (const ChildSpec& c : root.children) {
-    if (c.is_supervisor) {
-      load.errors.push_back({load.config->source, root.pos.line, root.pos.column,
-                             "child '" + c.id +
-                                 "' of root is a supervisor: nested supervisors "
-                                 "are not supported yet",
-                             "list its workers under [supervisor.root] for now"});
-    }
-  }
-  if (!load.errors.empty()) load.config.reset();
 }
 
 std::string absolute(const std::string& path) {
@@ -101,6 +85,7 @@ int main(int argc, char** argv) {
       "otpsupd"};
   std::string config_path, socket_path, state_dir, check_path;
   bool foreground = false;
+  bool node_mode = false;
   app.add_option("-c,--config", config_path, "configuration file (default: the built-in demo)");
   app.add_option("--socket", socket_path, "control socket path (overrides [daemon] socket)");
   app.add_option("--state-dir", state_dir,
@@ -111,6 +96,8 @@ int main(int argc, char** argv) {
       app.add_option("--check", check_path,
                      "only validate FILE (or the -c file, or the demo) and exit 0/1")
           ->expected(0, 1);
+  app.add_flag("--node", node_mode, "internal: run as a sub-supervisor started by otpsupd")
+      ->group("");
   app.set_version_flag("--version", "otpsupd 0.1.0");
   try {
     app.parse(argc, argv);
@@ -122,7 +109,6 @@ int main(int argc, char** argv) {
   if (check->count() > 0) {
     const std::string path = check_path.empty() ? config_path : check_path;
     ConfigLoad result = load(path);
-    reject_nested(result);
     if (!result.ok()) return report(result);
     const Config& c = *result.config;
     std::size_t workers = 0;
@@ -134,8 +120,9 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  if (node_mode) return run_node_process(self_exe_path());
+
   ConfigLoad result = load(config_path);
-  reject_nested(result);
   if (!result.ok()) return report(result);
 
   DaemonOptions options;
@@ -151,6 +138,9 @@ int main(int argc, char** argv) {
   options.state_dir = absolute(options.state_dir);
   options.foreground = foreground;
   options.notifier = ServiceNotifier::from_environment();
+  options.self_exe = self_exe_path();
+  options.lookup.self_dir = self_exe_dir();
+  if (const char* p = std::getenv("PATH")) options.lookup.path_env = p;
   if (!foreground) options.ready_fd = daemonize();
   Daemon daemon(std::move(options));
   return static_cast<int>(daemon.run());

@@ -1,12 +1,19 @@
-// Control requests: decoding, dispatch to the core, replies (protocol.h).
+// Control requests: decoding, routing to the supervisor that owns the target,
+// replies (protocol.h).
 #include <unistd.h>
 
 #include <algorithm>
 #include <limits>
 
+#include "config/executable_lookup.h"
 #include "daemon/daemon.h"
+#include "os/proc_info.h"
+#include "otpsup/duration.h"
+#include "otpsup/history_format.h"
 #include "otpsup/history_reader.h"
 #include "otpsup/protocol.h"
+#include "otpsup/restart_stats.h"
+#include "otpsup/spec_json.h"
 
 namespace otpsup {
 
@@ -16,8 +23,18 @@ nlohmann::json ok_reply(const nlohmann::json& id, nlohmann::json result) {
   return {{"id", id}, {"ok", true}, {"result", std::move(result)}};
 }
 
-long long ms_between(TimePoint from, TimePoint to) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+std::string parent_of(const std::string& path) {
+  return path.substr(0, path.rfind('/'));
+}
+std::string name_of(const std::string& path) {
+  return path.substr(path.rfind('/') + 1);
+}
+
+bool valid_child_name(const std::string& name) {
+  if (name.empty() || name == "." || name == "..") return false;
+  return std::all_of(name.begin(), name.end(), [](unsigned char c) {
+    return std::isalnum(c) || c == '_' || c == '-' || c == '.';
+  });
 }
 
 }  // namespace
@@ -35,15 +52,23 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
     handle_status(client, req);
   } else if (cmd == "history") {
     handle_history(client, req);
+  } else if (cmd == "info") {
+    handle_info(client, req);
+  } else if (cmd == "stats") {
+    handle_stats(client, req);
   } else if (cmd == "shutdown") {
     handle_shutdown(client, req);
   } else if (cmd == "start" || cmd == "stop" || cmd == "restart" || cmd == "remove" ||
-             cmd == "kill" || cmd == "pause" || cmd == "resume") {
-    if (stopping_) {
+             cmd == "kill" || cmd == "pause" || cmd == "resume" || cmd == "add") {
+    if (stopping_ || root_->core().ending()) {
       server_->send_error(client, id, protocol::kShuttingDown, "the daemon is shutting down");
       return;
     }
-    handle_child_command(client, req, cmd);
+    if (cmd == "add") {
+      handle_add(client, req);
+    } else {
+      handle_tree_command(client, req, cmd);
+    }
   } else {
     server_->send_error(client, id, protocol::kUnknownCommand, "unknown command '" + cmd + "'");
   }
@@ -54,86 +79,18 @@ void Daemon::on_disconnect(ClientId client) {
 }
 
 void Daemon::handle_shutdown(ClientId client, const nlohmann::json& req) {
-  shutdown_waiters_.push_back({client, req.value("id", nlohmann::json(nullptr)), {}});
+  shutdown_waiters_.push_back({client, req.value("id", nlohmann::json(nullptr)), {}, 0});
   begin_shutdown("shutdown requested through the control socket");
 }
 
-void Daemon::handle_child_command(ClientId client, const nlohmann::json& req,
-                                  const std::string& cmd) {
-  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
-  std::optional<Resolved> target = resolve(client, req);
-  if (!target) return;
-  const bool on_supervisor = target->child.empty();
-
-  Command command;
-  nlohmann::json extra = nlohmann::json::object();
-  if (cmd == "pause" || cmd == "resume") {
-    if (!on_supervisor) {
-      server_->send_error(client, id, protocol::kRefused,
-                          target->path +
-                              " is a worker; pause and resume apply to supervisors "
-                              "(to stop a worker use `stop`)");
-      return;
-    }
-    const bool with_stop = req.value("stop", false);
-    command.kind = cmd == "resume" ? Command::Kind::resume
-                   : with_stop     ? Command::Kind::pause_stop
-                                   : Command::Kind::pause;
-  } else {
-    if (on_supervisor) {
-      server_->send_error(client, id, protocol::kRefused,
-                          "'" + cmd + "' does not apply to the root supervisor" +
-                              (cmd == "stop" ? " (use `shutdown`)" : ""));
-      return;
-    }
-    command.child = target->child;
-    if (cmd == "start") command.kind = Command::Kind::start;
-    if (cmd == "stop") command.kind = Command::Kind::stop;
-    if (cmd == "restart") command.kind = Command::Kind::restart;
-    if (cmd == "remove") command.kind = Command::Kind::remove;
-    if (cmd == "kill") {
-      command.kind = Command::Kind::kill;
-      int sig = 15;
-      if (req.contains("signal")) {
-        const auto& s = req["signal"];
-        sig = s.is_number_integer() ? s.get<int>()
-              : s.is_string()       ? parse_signal(s.get<std::string>())
-                                    : -1;
-        if (sig <= 0 || sig > 64) {
-          server_->send_error(
-              client, id, protocol::kBadRequest,
-              "unknown signal " + s.dump() + " (use a name such as KILL or a number)");
-          return;
-        }
-      }
-      command.signal = sig;
-      extra["signal"] = signal_name(sig);
-    }
-  }
-  command.token = ++next_token_;
-  pending_[command.token] = {client, id, extra};
-  root_->on_command(command, now());
-  pump();
-}
-
-// Resolves req["path"] to a node, sending the error reply itself on failure.
-std::optional<Daemon::Resolved> Daemon::resolve(ClientId client, const nlohmann::json& req) {
+std::optional<std::string> Daemon::resolve(ClientId client, const nlohmann::json& req) {
   const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
   if (!req.contains("path") || !req["path"].is_string() || req["path"].get<std::string>().empty()) {
     server_->send_error(client, id, protocol::kBadRequest, "missing string member \"path\"");
     return std::nullopt;
   }
   const std::string query = req["path"].get<std::string>();
-  std::vector<std::string> matches;
-  for (const std::string& p : all_paths()) {
-    if (p == query) {
-      matches = {p};
-      break;
-    }
-    if (p.size() > query.size() && p.ends_with(query) && p[p.size() - query.size() - 1] == '/') {
-      matches.push_back(p);
-    }
-  }
+  std::vector<std::string> matches = mirror_.match(query);
   if (matches.empty()) {
     server_->send_error(client, id, protocol::kNotFound, "no node '" + query + "' in the tree");
     return std::nullopt;
@@ -145,65 +102,210 @@ std::optional<Daemon::Resolved> Daemon::resolve(ClientId client, const nlohmann:
                         "'" + query + "' matches several nodes: " + list);
     return std::nullopt;
   }
-  Resolved r{matches[0], ""};
-  if (r.path != root_path()) r.child = r.path.substr(root_path().size() + 1);
-  return r;
+  return matches[0];
 }
 
-std::vector<std::string> Daemon::all_paths() const {
-  std::vector<std::string> paths{root_path()};
-  for (const auto& c : root_->children()) paths.push_back(root_path() + "/" + c->spec.id);
-  return paths;
+// Sends one command to the supervisor that owns it (command["owner"]),
+// through the root and the nodes on the way; the reply comes back to
+// on_reply with the token.
+void Daemon::send_command(ClientId client, const nlohmann::json& id, nlohmann::json command,
+                          nlohmann::json extra, std::uint64_t fan_out) {
+  const CommandToken token = ++next_token_;
+  command["token"] = token;
+  pending_[token] = {client, id, std::move(extra), fan_out};
+  root_->route(command);
 }
 
-nlohmann::json Daemon::status_tree(const std::string& only_path) const {
-  const TimePoint t = now();
-  auto child_node = [&](const Child& c) {
-    nlohmann::json n{
-        {"path", root_path() + "/" + c.spec.id},
-        {"name", c.spec.id},
-        {"kind", c.spec.is_supervisor ? "supervisor" : "worker"},
-        {"pid", c.pid},
-        {"state",
-         c.state == ChildState::down && c.stopped_by_hand ? "stopped" : to_string(c.state)},
-        {"uptime_ms", c.state == ChildState::running ? ms_between(c.started_at, t) : 0},
-        {"restarts", c.restarts},
-        {"restart", to_string(c.spec.restart)}};
-    if (c.last_exit) n["last_exit"] = describe(*c.last_exit);
-    return n;
-  };
-  if (!only_path.empty() && only_path != root_path()) {
-    for (const auto& c : root_->children()) {
-      if (root_path() + "/" + c->spec.id == only_path) return child_node(*c);
+void Daemon::handle_tree_command(ClientId client, const nlohmann::json& req,
+                                 const std::string& cmd) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  std::optional<std::string> target = resolve(client, req);
+  if (!target) return;
+  const MirrorNode* node = mirror_.find(*target);
+  nlohmann::json extra = nlohmann::json::object();
+
+  if (cmd == "pause" || cmd == "resume") {
+    if (!node->supervisor) {
+      server_->send_error(client, id, protocol::kRefused,
+                          *target +
+                              " is a worker; pause and resume apply to supervisors "
+                              "(to stop a worker use `stop`)");
+      return;
+    }
+    const std::string kind =
+        cmd == "resume" ? "resume" : (req.value("stop", false) ? "pause_stop" : "pause");
+    std::vector<std::string> owners{*target};
+    if (req.value("recursive", false)) owners = mirror_.supervisors_under(*target);
+    extra["supervisors"] = owners;
+    const std::uint64_t group = ++next_fan_out_;
+    fan_outs_[group] = {client, id, static_cast<int>(owners.size()), nullptr};
+    for (const std::string& owner : owners) {
+      send_command(client, id, {{"owner", owner}, {"kind", kind}}, extra, group);
+    }
+    return;
+  }
+  if (*target == "root") {
+    server_->send_error(client, id, protocol::kRefused,
+                        "'" + cmd + "' does not apply to the root supervisor" +
+                            (cmd == "stop" ? " (use `shutdown`)" : ""));
+    return;
+  }
+  nlohmann::json command{{"owner", parent_of(*target)}, {"kind", cmd}, {"child", name_of(*target)}};
+  if (cmd == "kill") {
+    if (node->supervisor && !req.value("force", false)) {
+      server_->send_error(client, id, protocol::kRefused,
+                          *target +
+                              " is a supervisor: killing it takes its whole subtree down; "
+                              "add --force to do it anyway");
+      return;
+    }
+    int sig = 15;
+    if (req.contains("signal")) {
+      const auto& s = req["signal"];
+      sig = s.is_number_integer() ? s.get<int>()
+            : s.is_string()       ? parse_signal(s.get<std::string>())
+                                  : -1;
+      if (sig <= 0 || sig > 64) {
+        server_->send_error(
+            client, id, protocol::kBadRequest,
+            "unknown signal " + s.dump() + " (use a name such as KILL or a number)");
+        return;
+      }
+    }
+    command["signal"] = sig;
+    extra["signal"] = signal_name(sig);
+  }
+  send_command(client, id, std::move(command), std::move(extra));
+}
+
+// add SUPPATH: {"path", "id", "command":[...], "restart"?, "shutdown"?}
+void Daemon::handle_add(ClientId client, const nlohmann::json& req) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  std::optional<std::string> target = resolve(client, req);
+  if (!target) return;
+  const MirrorNode* node = mirror_.find(*target);
+  if (!node->supervisor) {
+    server_->send_error(client, id, protocol::kRefused, *target + " is not a supervisor");
+    return;
+  }
+  ChildSpec spec;
+  spec.id = req.value("child_id", "");
+  if (!valid_child_name(spec.id)) {
+    server_->send_error(client, id, protocol::kBadRequest,
+                        "bad child id '" + spec.id + "' (letters, digits, '_', '-', '.')");
+    return;
+  }
+  if (!req.contains("command") || !req["command"].is_array() || req["command"].empty()) {
+    server_->send_error(client, id, protocol::kBadRequest, "missing command");
+    return;
+  }
+  try {
+    spec.command = req["command"].get<std::vector<std::string>>();
+    spec.restart = restart_type_from_string(req.value("restart", "permanent"));
+  } catch (const std::exception& e) {
+    server_->send_error(client, id, protocol::kBadRequest, e.what());
+    return;
+  }
+  if (req.contains("shutdown")) {
+    const std::string s = req.value("shutdown", "");
+    if (s == "brutal_kill") {
+      spec.shutdown = {Shutdown::Kind::brutal_kill, Duration{0}};
+    } else if (s == "infinity") {
+      spec.shutdown = {Shutdown::Kind::infinity, Duration{0}};
+    } else if (auto d = parse_duration(s)) {
+      spec.shutdown = {Shutdown::Kind::timeout, *d};
+    } else {
+      server_->send_error(client, id, protocol::kBadRequest,
+                          "bad shutdown '" + s + "' (a duration, brutal_kill or infinity)");
+      return;
     }
   }
-  const SupervisorSpec& spec = root_->spec();
-  nlohmann::json children = nlohmann::json::array();
-  for (const auto& c : root_->children()) children.push_back(child_node(*c));
-  return {{"path", root_path()},
-          {"name", root_path()},
-          {"kind", "supervisor"},
-          {"pid", ::getpid()},
-          {"state", stopping_ ? "stopping" : "running"},
-          {"uptime_ms", ms_between(started_at_, t)},
-          {"restarts", 0},
-          {"strategy", to_string(spec.strategy)},
-          {"intensity", spec.intensity},
-          {"period_ms", spec.period.count()},
-          {"restarts_in_period", root_->restarts_in_period(t)},
-          {"paused", root_->paused()},
-          {"children", std::move(children)}};
+  config::ExecutableLookup exe = config::find_executable(spec.command[0], options_.lookup);
+  if (exe.path.empty()) {
+    server_->send_error(client, id, protocol::kBadRequest, exe.error);
+    return;
+  }
+  spec.executable = exe.path;
+  send_command(client, id,
+               {{"owner", *target}, {"kind", "add"}, {"child", spec.id}, {"spec", to_json(spec)}},
+               {{"path", *target + "/" + spec.id}});
 }
 
 void Daemon::handle_status(ClientId client, const nlohmann::json& req) {
   const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
-  std::string path;
+  std::string path = "root";
   if (req.contains("path")) {
     auto r = resolve(client, req);
     if (!r) return;
-    path = r->path;
+    path = *r;
   }
-  server_->send(client, ok_reply(id, {{"tree", status_tree(path)}}));
+  nlohmann::json tree = mirror_.status(path, Clock::now());
+  if (path == "root") tree["state"] = stopping_ ? "stopping" : tree["state"];
+  server_->send(client, ok_reply(id, {{"tree", std::move(tree)}}));
+}
+
+void Daemon::handle_info(ClientId client, const nlohmann::json& req) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  auto path = resolve(client, req);
+  if (!path) return;
+  const MirrorNode* node = mirror_.find(*path);
+  std::string error = "not_running";
+  std::optional<ProcessInfo> info;
+  if (node->pid != 0) info = read_process_info(node->pid, &error);
+  if (!info) {
+    server_->send_error(client, id, protocol::kNotRunning, *path + " is not running");
+    return;
+  }
+  nlohmann::json result = to_json(*info);
+  result["path"] = *path;
+  result["kind"] = node->supervisor ? "supervisor" : "worker";
+  server_->send(client, ok_reply(id, std::move(result)));
+}
+
+void Daemon::handle_stats(ClientId client, const nlohmann::json& req) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  std::string path = "root";
+  if (req.contains("path")) {
+    auto r = resolve(client, req);
+    if (!r) return;
+    path = *r;
+  }
+  Duration window{60000};
+  if (req.contains("window")) {
+    auto w =
+        req["window"].is_string() ? parse_duration(req["window"].get<std::string>()) : std::nullopt;
+    if (!w || w->count() <= 0) {
+      server_->send_error(client, id, protocol::kBadRequest, "bad window (use e.g. 60s or 5m)");
+      return;
+    }
+    window = *w;
+  }
+  HistoryFilter filter;
+  filter.path = path;
+  filter.since_timestamp = format_record_timestamp(std::chrono::system_clock::now() - window);
+  std::vector<HistoryRecord> records;
+  Status s = read_history_tail(
+      history_files(options_.state_dir), std::numeric_limits<std::size_t>::max(),
+      [&](const HistoryRecord& r) { return filter.matches(r.json); }, &records, nullptr);
+  if (!s.ok()) {
+    server_->send_error(client, id, protocol::kInternal, s.message());
+    return;
+  }
+  std::vector<nlohmann::json> plain;
+  plain.reserve(records.size());
+  for (const HistoryRecord& r : records) plain.push_back(r.json);
+  nlohmann::json result =
+      to_json(compute_restart_stats(plain, path, std::chrono::system_clock::now(), window));
+  result["window_ms"] = window.count();
+  if (const MirrorNode* n = mirror_.find(path); n != nullptr && n->supervisor) {
+    int used = 0;
+    for (TimePoint t : n->restart_times) used += t >= Clock::now() - n->period ? 1 : 0;
+    result["intensity"] = n->intensity;
+    result["period_ms"] = n->period.count();
+    result["intensity_used"] =
+        n->intensity > 0 ? static_cast<double>(used) / n->intensity : static_cast<double>(used);
+  }
+  server_->send(client, ok_reply(id, std::move(result)));
 }
 
 void Daemon::handle_history(ClientId client, const nlohmann::json& req) {

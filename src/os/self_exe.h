@@ -5,6 +5,9 @@
 
 namespace otpsup {
 
+// Absolute path of the running binary (/proc/self/exe); empty if unreadable.
+std::string self_exe_path();
+
 // Directory of /proc/self/exe, e.g. "/usr/bin"; empty if it cannot be read.
 std::string self_exe_dir();
 

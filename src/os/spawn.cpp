@@ -22,7 +22,7 @@ namespace otpsup {
 namespace {
 
 // What the child reports over the error pipe when it cannot reach execve.
-enum class Stage : int { setsid = 1, stdin_null, chdir, pdeathsig, parent_died, exec };
+enum class Stage : int { setsid = 1, stdin_null, chdir, pdeathsig, parent_died, exec, uplink };
 
 struct ChildFailure {
   Stage stage;
@@ -43,6 +43,8 @@ const char* stage_name(Stage s) {
       return "supervisor died during start";
     case Stage::exec:
       return "exec";
+    case Stage::uplink:
+      return "pass the uplink";
   }
   return "start";
 }
@@ -93,7 +95,8 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 
 // Runs in the forked child. Async-signal-safe calls only.
 [[noreturn]] void exec_child(const char* executable, char** argv, char** envp, const char* cwd,
-                             int dev_null, int error_fd, pid_t supervisor_pid, int fd_limit) {
+                             int dev_null, int error_fd, pid_t supervisor_pid, int fd_limit,
+                             int uplink_fd) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -105,13 +108,16 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 
   if (::setsid() < 0) fail_in_child(error_fd, Stage::setsid, errno);
   if (::dup2(dev_null, STDIN_FILENO) < 0) fail_in_child(error_fd, Stage::stdin_null, errno);
+  // Every descriptor used here is >= 10 (see spawn_worker), so fd 3 is free.
+  if (uplink_fd >= 0 && ::dup2(uplink_fd, 3) < 0) fail_in_child(error_fd, Stage::uplink, errno);
+  const unsigned first_closed = uplink_fd >= 0 ? 4U : 3U;
   if (cwd != nullptr && ::chdir(cwd) < 0) fail_in_child(error_fd, Stage::chdir, errno);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_in_child(error_fd, Stage::pdeathsig, errno);
   if (::getppid() != supervisor_pid) fail_in_child(error_fd, Stage::parent_died, 0);
   // Nothing of the daemon's beyond 0, 1, 2 may reach the program.
-  if (::syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0) {
+  if (::syscall(SYS_close_range, first_closed, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0) {
     // Kernels before 5.11: close them one by one (all but the error pipe).
-    for (int fd = 3; fd < fd_limit; ++fd) {
+    for (int fd = static_cast<int>(first_closed); fd < fd_limit; ++fd) {
       if (fd != error_fd) ::close(fd);
     }
   }
@@ -121,7 +127,15 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 
 }  // namespace
 
-Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid) {
+namespace {
+// A close-on-exec copy of `fd` numbered 10 or more, so that dup2 onto 0 and 3
+// in the child can never overwrite a descriptor it still needs.
+UniqueFd above_ten(int fd) {
+  return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 10));
+}
+}  // namespace
+
+Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid, int uplink_fd) {
   CStringArray argv;
   argv.storage = spec.command;
   char** argv_ptrs = argv.finish();
@@ -130,12 +144,19 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   const std::string& executable = spec.executable.empty() ? spec.command.at(0) : spec.executable;
   const char* cwd = spec.cwd ? spec.cwd->c_str() : nullptr;
 
-  UniqueFd dev_null(::open("/dev/null", O_RDWR | O_CLOEXEC));
-  if (!dev_null) return Status::from_errno("open", "/dev/null", errno);
+  UniqueFd dev_null_low(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!dev_null_low) return Status::from_errno("open", "/dev/null", errno);
+  UniqueFd dev_null = above_ten(dev_null_low.get());
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) < 0) return Status::from_errno("pipe2", "", errno);
   UniqueFd error_read(pipe_fds[0]);
-  UniqueFd error_write(pipe_fds[1]);
+  UniqueFd error_write_low(pipe_fds[1]);
+  UniqueFd error_write = above_ten(error_write_low.get());
+  error_write_low.reset();
+  UniqueFd uplink = uplink_fd >= 0 ? above_ten(uplink_fd) : UniqueFd();
+  if (!dev_null || !error_write || (uplink_fd >= 0 && !uplink)) {
+    return Status::from_errno("fcntl(F_DUPFD_CLOEXEC)", "", errno);
+  }
 
   sigset_t all, old;
   ::sigfillset(&all);
@@ -147,7 +168,7 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   const pid_t child = ::fork();
   if (child == 0) {
     exec_child(executable.c_str(), argv_ptrs, env_ptrs, cwd, dev_null.get(), error_write.get(),
-               supervisor_pid, fd_limit);
+               supervisor_pid, fd_limit, uplink ? uplink.get() : -1);
   }
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

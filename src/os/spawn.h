@@ -23,6 +23,10 @@ namespace otpsup {
 // returns "chdir /x: No such file or directory" or "exec /bin/x: Permission
 // denied" style errors; no process is left behind (a child that failed
 // before execve has been reaped).
-Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid);
+//
+// `uplink_fd` >= 0 (a node process): that descriptor becomes fd 3 of the
+// child and stays open across execve; it is the only one beyond 0, 1, 2.
+Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid,
+                    int uplink_fd = -1);
 
 }  // namespace otpsup

@@ -5,8 +5,8 @@
 namespace otpsup {
 
 Strategy strategy_from_string(const std::string& s) {
-  for (Strategy v : {Strategy::one_for_one, Strategy::one_for_all, Strategy::rest_for_one,
-                     Strategy::dynamic}) {
+  for (Strategy v :
+       {Strategy::one_for_one, Strategy::one_for_all, Strategy::rest_for_one, Strategy::dynamic}) {
     if (s == to_string(v)) return v;
   }
   throw std::invalid_argument("unknown strategy '" + s + "'");
@@ -23,9 +23,12 @@ namespace {
 
 nlohmann::json shutdown_to_json(const Shutdown& s) {
   switch (s.kind) {
-    case Shutdown::Kind::brutal_kill: return "brutal_kill";
-    case Shutdown::Kind::infinity: return "infinity";
-    case Shutdown::Kind::timeout: return s.timeout.count();
+    case Shutdown::Kind::brutal_kill:
+      return "brutal_kill";
+    case Shutdown::Kind::infinity:
+      return "infinity";
+    case Shutdown::Kind::timeout:
+      return s.timeout.count();
   }
   return nullptr;
 }
@@ -62,7 +65,8 @@ ChildSpec child_spec_from_json(const nlohmann::json& j) {
   c.restart = restart_type_from_string(j.value("restart", "permanent"));
   if (j.contains("shutdown")) c.shutdown = shutdown_from_json(j["shutdown"]);
   c.stop_signal = j.value("stop_signal", 15);
-  if (j.contains("normal_exit_codes")) c.normal_exit_codes = j["normal_exit_codes"].get<std::vector<int>>();
+  if (j.contains("normal_exit_codes"))
+    c.normal_exit_codes = j["normal_exit_codes"].get<std::vector<int>>();
   if (j.contains("command")) c.command = j["command"].get<std::vector<std::string>>();
   c.executable = j.value("executable", "");
   if (j.contains("env")) c.env = j["env"].get<std::map<std::string, std::string>>();

@@ -1,0 +1,121 @@
+#include "daemon/node_process.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "daemon/line_channel.h"
+#include "daemon/supervisor_node.h"
+#include "otpsup/spec_json.h"
+
+namespace otpsup {
+
+namespace {
+
+constexpr int kUplinkFd = 3;
+
+// Reads the init line byte by byte (it is read once), so nothing after it is
+// consumed before libuv takes over the descriptor.
+bool read_init_line(std::string* line) {
+  char c;
+  for (;;) {
+    const ssize_t n = ::read(kUplinkFd, &c, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    if (c == '\n') return true;
+    line->push_back(c);
+    if (line->size() > (16u << 20)) return false;
+  }
+}
+
+void node_warn(const std::string& path, const std::string& message) {
+  std::fprintf(stderr, "otpsupd[%s]: %s\n", path.c_str(), message.c_str());
+}
+
+}  // namespace
+
+int run_node_process(const std::string& self_exe) {
+  std::string line;
+  if (!read_init_line(&line)) {
+    node_warn("node", "no init message on the uplink (fd 3): otpsupd --node is started by otpsupd");
+    return 2;
+  }
+  nlohmann::json init = nlohmann::json::parse(line, nullptr, false);
+  std::string path;
+  SupervisorSpec spec;
+  SpecLibrary library;
+  try {
+    path = init.at("path").get<std::string>();
+    spec = supervisor_spec_from_json(init.at("spec"));
+    library = library_from_json(init.at("library"));
+  } catch (const std::exception& e) {
+    node_warn("node", std::string("bad init message: ") + e.what());
+    return 2;
+  }
+
+  ::signal(SIGPIPE, SIG_IGN);
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  int exit_code = 0;
+  std::unique_ptr<SupervisorNode> node;
+  uv_signal_t sigterm{};
+
+  auto up = std::make_unique<LineChannel>(
+      &loop, UniqueFd(kUplinkFd),
+      [&](const nlohmann::json& m) {
+        if (m.value("t", "") == "command" && node) node->route(m.at("c"));
+      },
+      [&] {
+        if (node) node->shutdown();  // the parent is gone
+      });
+  auto send_up = [&](nlohmann::json message) {
+    Status s = up->send(message);
+    (void)s;  // a parent that is gone is noticed by the read side
+  };
+
+  SupervisorNode::Output out;
+  out.record = [&](nlohmann::ordered_json r) { send_up({{"t", "record"}, {"r", r}}); };
+  out.reply = [&](CommandToken t, nlohmann::json r) {
+    send_up({{"t", "reply"}, {"token", t}, {"reply", r}});
+  };
+  out.state = [&](nlohmann::json s) { send_up({{"t", "state"}, {"s", s}}); };
+  out.booted = [&] { send_up({{"t", "booted"}}); };
+  out.exited = [&](const ExitAction& e) {
+    switch (e.kind) {
+      case ExitAction::Kind::normal:
+        exit_code = 0;
+        break;
+      case ExitAction::Kind::gave_up:
+        exit_code = kSupervisorGaveUpExitCode;
+        break;
+      case ExitAction::Kind::boot_failed:
+        exit_code = 4;
+        send_up({{"t", "boot_failed"}, {"reason", e.reason}});
+        break;
+    }
+    node->close();
+    up->close();
+    uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
+  };
+  node = std::make_unique<SupervisorNode>(&loop, path, std::move(spec), std::move(library),
+                                          self_exe, std::move(out));
+
+  uv_signal_init(&loop, &sigterm);
+  sigterm.data = node.get();
+  uv_signal_start(
+      &sigterm, [](uv_signal_t* h, int) { static_cast<SupervisorNode*>(h->data)->shutdown(); },
+      SIGTERM);
+  up->start();
+  node->start();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  node.reset();
+  up.reset();
+  uv_loop_close(&loop);
+  return exit_code;
+}
+
+}  // namespace otpsup

@@ -1,0 +1,374 @@
+#include "daemon/supervisor_node.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "os/spawn.h"
+#include "os/wait_status.h"
+#include "otpsup/spec_json.h"
+
+namespace otpsup {
+
+namespace {
+
+template <typename Handle>
+uv_handle_t* as_handle(Handle* h) {
+  return reinterpret_cast<uv_handle_t*>(h);
+}
+
+nlohmann::json error_reply(const std::string& code, const std::string& message) {
+  return {{"ok", false}, {"error", {{"code", code}, {"message", message}}}};
+}
+
+Command::Kind command_kind(const std::string& kind) {
+  using K = Command::Kind;
+  static const std::map<std::string, K> kinds{
+      {"start", K::start},           {"stop", K::stop},     {"restart", K::restart},
+      {"remove", K::remove},         {"kill", K::kill},     {"pause", K::pause},
+      {"pause_stop", K::pause_stop}, {"resume", K::resume}, {"add", K::add}};
+  auto it = kinds.find(kind);
+  if (it == kinds.end()) throw std::invalid_argument("unknown command kind '" + kind + "'");
+  return it->second;
+}
+
+}  // namespace
+
+SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec spec,
+                               SpecLibrary library, std::string self_exe, Output output)
+    : loop_(loop),
+      path_(std::move(path)),
+      library_(std::move(library)),
+      self_exe_(std::move(self_exe)),
+      out_(std::move(output)),
+      core_(std::make_unique<Supervisor>(std::move(spec))) {}
+
+SupervisorNode::~SupervisorNode() = default;
+
+void SupervisorNode::start() {
+  uv_signal_init(loop_, &sigchld_);
+  sigchld_.data = this;
+  uv_signal_start(
+      &sigchld_, [](uv_signal_t* h, int) { static_cast<SupervisorNode*>(h->data)->on_sigchld(); },
+      SIGCHLD);
+  uv_timer_init(loop_, &timer_);
+  timer_.data = this;
+  handles_open_ = true;
+  core_->boot(Clock::now());
+  pump();
+}
+
+void SupervisorNode::shutdown() {
+  core_->shutdown(Clock::now());
+  pump();
+}
+
+void SupervisorNode::close() {
+  for (auto& [id, link] : nodes_) {
+    if (link.uplink) link.uplink->close();
+  }
+  if (!handles_open_) return;
+  handles_open_ = false;
+  uv_close(as_handle(&sigchld_), nullptr);
+  uv_close(as_handle(&timer_), nullptr);
+}
+
+// ------------------------------------------------------------- reaping --
+
+void SupervisorNode::on_sigchld() {
+  for (;;) {
+    int status = 0;
+    const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid < 0 && errno == EINTR) continue;
+    if (pid <= 0) break;  // 0: nothing more to reap; -1/ECHILD: no children
+    // Whatever the child left in its process group goes with it (a group
+    // outliving its leader keeps the leader's pid from being reused, so this
+    // can only reach that group).
+    ::kill(-pid, SIGKILL);
+    on_child_exited(pid, decode_wait_status(status));
+  }
+}
+
+void SupervisorNode::on_child_exited(int pid, ExitStatus status) {
+  const TimePoint now = Clock::now();
+  if (auto s = starting_nodes_.find(pid); s != starting_nodes_.end()) {
+    // A node that died before reporting its boot: a failed start.
+    const std::string id = s->second;
+    starting_nodes_.erase(s);
+    std::string reason = "supervisor exited during its boot (" + describe(status) + ")";
+    if (auto n = nodes_.find(id); n != nodes_.end()) {
+      if (n->second.uplink) n->second.uplink->drain();
+      if (!n->second.boot_failure.empty()) reason = n->second.boot_failure;
+    }
+    forget_node(id, "exited");
+    core_->on_child_start_failed(id, reason, now);
+    pump();
+    return;
+  }
+  for (auto& [id, link] : nodes_) {
+    if (link.pid == pid) {
+      // Everything the node wrote before it exited comes first.
+      if (link.uplink) link.uplink->drain();
+      forget_node(id, "exited");
+      break;
+    }
+  }
+  if (!core_->on_child_exited(pid, status, now)) {
+    if (out_.orphan_reaped) out_.orphan_reaped(pid, status);
+    return;
+  }
+  pump();
+}
+
+void SupervisorNode::forget_node(const std::string& id, const std::string& why) {
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return;
+  NodeLink link = std::move(it->second);
+  nodes_.erase(it);
+  if (link.uplink) link.uplink->close();
+  for (CommandToken token : link.routed) {
+    reply_error(token, "not_running",
+                "supervisor " + path_ + "/" + id + " " + why + " before it answered");
+  }
+}
+
+// ------------------------------------------------------------- actions --
+
+void SupervisorNode::pump() {
+  for (;;) {
+    std::vector<Action> actions = core_->take_actions();
+    if (actions.empty()) break;
+    for (Action& a : actions) execute(a);
+  }
+  rearm_uv_timer();
+  publish_state();
+}
+
+void SupervisorNode::execute(Action& action) {
+  if (auto* start = std::get_if<StartAction>(&action)) {
+    start_child(start->id);
+  } else if (auto* sig = std::get_if<SignalAction>(&action)) {
+    // Each child leads its own process group: signal the whole group.
+    if (sig->pid > 0 && ::kill(-sig->pid, sig->signal) < 0 && errno == ESRCH) {
+      ::kill(sig->pid, sig->signal);
+    }
+  } else if (auto* arm = std::get_if<ArmTimerAction>(&action)) {
+    arm_timer(arm->timer, arm->after);
+  } else if (auto* cancel = std::get_if<CancelTimerAction>(&action)) {
+    cancel_timer(cancel->timer);
+  } else if (auto* r = std::get_if<RecordAction>(&action)) {
+    nlohmann::ordered_json fields{{"sup", path_}};
+    if (!r->child.empty()) fields["child"] = r->child;
+    fields["event"] = r->event;
+    if (r->pid != 0) fields["pid"] = r->pid;
+    if (r->old_pid != 0) fields["old_pid"] = r->old_pid;
+    if (r->new_pid != 0) fields["new_pid"] = r->new_pid;
+    if (!r->reason.empty()) fields["reason"] = r->reason;
+    if (r->status) {
+      if (r->status->signaled) {
+        fields["signal"] = signal_name(r->status->value);
+      } else {
+        fields["exit_code"] = r->status->value;
+      }
+    }
+    if (!r->child.empty()) {
+      if (const Child* c = core_->find(r->child); c != nullptr && c->spec.is_supervisor) {
+        fields["kind"] = "supervisor";
+      }
+    }
+    if (out_.record) out_.record(std::move(fields));
+  } else if (auto* reply = std::get_if<ReplyAction>(&action)) {
+    nlohmann::json result = nlohmann::json::object();
+    if (reply->pid != 0) result["pid"] = reply->pid;
+    if (out_.reply) {
+      out_.reply(reply->token, reply->ok ? nlohmann::json{{"ok", true}, {"result", result}}
+                                         : error_reply(reply->error_code, reply->message));
+    }
+  } else if (std::get_if<BootCompletedAction>(&action)) {
+    if (out_.booted) out_.booted();
+  } else if (auto* exit = std::get_if<ExitAction>(&action)) {
+    publish_state();
+    if (out_.exited) out_.exited(*exit);
+  }
+}
+
+void SupervisorNode::start_child(const std::string& id) {
+  const Child* child = core_->find(id);
+  if (child == nullptr) return;
+  if (child->spec.is_supervisor) {
+    start_node(*child);
+    return;
+  }
+  int pid = 0;
+  Status s = spawn_worker(child->spec, path_ + "/" + id, &pid);
+  if (s.ok()) {
+    core_->on_child_started(id, pid, Clock::now());
+  } else {
+    core_->on_child_start_failed(id, s.message(), Clock::now());
+  }
+}
+
+// A sub-supervisor: `otpsupd --node` with the uplink at fd 3. It counts as
+// started when it reports that its boot completed.
+void SupervisorNode::start_node(const Child& child) {
+  const std::string id = child.spec.id;
+  auto fail = [&](const std::string& why) { core_->on_child_start_failed(id, why, Clock::now()); };
+  auto spec = library_.find(id);
+  if (spec == library_.end()) return fail("no spec for supervisor '" + id + "'");
+  int fds[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) {
+    return fail(Status::from_errno("socketpair", "", errno).message());
+  }
+  UniqueFd ours(fds[0]);
+  UniqueFd theirs(fds[1]);
+  ChildSpec node_spec = child.spec;
+  node_spec.executable = self_exe_;
+  node_spec.command = {self_exe_, "--node"};
+  int pid = 0;
+  Status s = spawn_worker(node_spec, path_ + "/" + id, &pid, theirs.get());
+  theirs.reset();
+  if (!s.ok()) return fail(s.message());
+
+  NodeLink& link = nodes_[id];
+  link = NodeLink{};
+  link.pid = pid;
+  link.uplink = std::make_unique<LineChannel>(
+      loop_, std::move(ours), [this, id](const nlohmann::json& m) { on_node_message(id, m); },
+      nullptr);
+  starting_nodes_[pid] = id;
+  Status sent = link.uplink->send({{"t", "init"},
+                                   {"path", path_ + "/" + id},
+                                   {"spec", to_json(spec->second)},
+                                   {"library", to_json(library_)}});
+  (void)sent;  // a node that cannot read its spec exits: a failed start
+  link.uplink->start();
+}
+
+void SupervisorNode::on_node_message(const std::string& id, const nlohmann::json& m) {
+  const std::string type = m.value("t", "");
+  auto it = nodes_.find(id);
+  if (type == "record") {
+    if (out_.record) out_.record(nlohmann::ordered_json(m.at("r")));
+  } else if (type == "state") {
+    if (out_.state) out_.state(m.at("s"));
+  } else if (type == "reply") {
+    const CommandToken token = m.value("token", CommandToken{0});
+    if (it != nodes_.end()) it->second.routed.erase(token);
+    if (out_.reply) out_.reply(token, m.at("reply"));
+  } else if (type == "boot_failed") {
+    if (it != nodes_.end()) it->second.boot_failure = m.value("reason", "boot failed");
+  } else if (type == "booted") {
+    if (it == nodes_.end() || it->second.booted) return;
+    it->second.booted = true;
+    starting_nodes_.erase(it->second.pid);
+    core_->on_child_started(id, it->second.pid, Clock::now());
+    pump();
+  }
+}
+
+// ------------------------------------------------------------- commands --
+
+void SupervisorNode::reply_error(CommandToken token, const std::string& code,
+                                 const std::string& message) {
+  if (out_.reply) out_.reply(token, error_reply(code, message));
+}
+
+void SupervisorNode::route(const nlohmann::json& command) {
+  const CommandToken token = command.value("token", CommandToken{0});
+  const std::string owner = command.value("owner", "");
+  if (owner == path_) {
+    Command cmd;
+    try {
+      cmd.kind = command_kind(command.value("kind", ""));
+      cmd.child = command.value("child", "");
+      cmd.signal = command.value("signal", 15);
+      cmd.token = token;
+      if (command.contains("spec")) cmd.spec = child_spec_from_json(command["spec"]);
+    } catch (const std::exception& e) {
+      reply_error(token, "bad_request", e.what());
+      return;
+    }
+    core_->on_command(cmd, Clock::now());
+    pump();
+    return;
+  }
+  // For a supervisor below: forward to the child node on the way.
+  if (owner.size() <= path_.size() + 1 || owner.compare(0, path_.size() + 1, path_ + "/") != 0) {
+    reply_error(token, "not_found", "no supervisor " + owner + " under " + path_);
+    return;
+  }
+  const std::string rest = owner.substr(path_.size() + 1);
+  const std::string next = rest.substr(0, rest.find('/'));
+  auto it = nodes_.find(next);
+  if (it == nodes_.end() || !it->second.booted || !it->second.uplink) {
+    reply_error(token, "not_running", "supervisor " + path_ + "/" + next + " is not running");
+    return;
+  }
+  Status s = it->second.uplink->send({{"t", "command"}, {"c", command}});
+  if (!s.ok()) {
+    reply_error(token, "not_running", "supervisor " + path_ + "/" + next + ": " + s.message());
+    return;
+  }
+  it->second.routed.insert(token);
+}
+
+// --------------------------------------------------------------- timers --
+
+void SupervisorNode::arm_timer(TimerId id, Duration after) {
+  cancel_timer(id);
+  timers_[id] = deadlines_.emplace(Clock::now() + after, id);
+}
+
+void SupervisorNode::cancel_timer(TimerId id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return;
+  deadlines_.erase(it->second);
+  timers_.erase(it);
+}
+
+void SupervisorNode::on_timer() {
+  const TimePoint t = Clock::now();
+  while (!deadlines_.empty() && deadlines_.begin()->first <= t) {
+    const TimerId id = deadlines_.begin()->second;
+    deadlines_.erase(deadlines_.begin());
+    timers_.erase(id);
+    core_->on_timer(id, t);
+    pump();
+  }
+  rearm_uv_timer();
+}
+
+// One uv timer serves every deadline: armed for the earliest, stopped when
+// there is none (an idle supervisor has no timer at all).
+void SupervisorNode::rearm_uv_timer() {
+  if (!handles_open_) return;
+  if (deadlines_.empty()) {
+    uv_timer_stop(&timer_);
+    return;
+  }
+  uv_update_time(loop_);
+  const auto wait = deadlines_.begin()->first - Clock::now();
+  const auto ms = std::chrono::ceil<std::chrono::milliseconds>(wait).count();
+  uv_timer_start(
+      &timer_, [](uv_timer_t* h) { static_cast<SupervisorNode*>(h->data)->on_timer(); },
+      static_cast<std::uint64_t>(ms < 0 ? 0 : ms), 0);
+}
+
+// Tells the root's mirror what it cannot learn from records: pause state and
+// the restart-intensity window (steady-clock times, which every process on
+// the machine shares).
+void SupervisorNode::publish_state() {
+  if (!out_.state) return;
+  nlohmann::json times = nlohmann::json::array();
+  for (TimePoint t : core_->intensity_window()) {
+    times.push_back(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
+  }
+  nlohmann::json state{{"path", path_}, {"paused", core_->paused()}, {"restart_times_ns", times}};
+  if (state == last_state_) return;
+  last_state_ = state;
+  out_.state(std::move(state));
+}
+
+}  // namespace otpsup

@@ -1,0 +1,118 @@
+// SupervisorNode: one supervisor of the tree, run by the process it lives in —
+// the same code in the root otpsupd and in every `otpsupd --node` process.
+//
+// It owns the pure core (Supervisor) and carries its actions out: fork/exec of
+// workers, fork/exec of sub-supervisors as node processes linked by a
+// socketpair uplink (fd 3 in the node), kill(-pgid) of process groups, one
+// timer for every core deadline. It reaps with waitpid(-1, WNOHANG) on
+// SIGCHLD. A sub-supervisor counts as started when its node reports that its
+// own boot completed (OTP: a supervisor's start returns after its init).
+// Before a node's exit is handed to the core, every message the node wrote
+// is read, so its records (its children's stops, its give-up) come first.
+//
+// Everything the node produces for the outside world — history records,
+// command replies, supervisor state for the root's mirror — goes to Output;
+// the root writes it to the history and to clients, a node sends it up its
+// uplink. Commands arrive through route(), addressed by the path of the
+// supervisor that owns them, and are forwarded down to the child node on the
+// way when they are not for this one.
+//
+// Threading: single-threaded, on the process's libuv loop.
+#pragma once
+
+#include <uv.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "daemon/line_channel.h"
+#include "otpsup/supervisor.h"
+
+namespace otpsup {
+
+using SpecLibrary = std::map<std::string, SupervisorSpec>;
+
+class SupervisorNode {
+ public:
+  struct Output {
+    // A history record: ordered fields without seq/ts/boot (the root adds them).
+    std::function<void(nlohmann::ordered_json)> record;
+    // The reply to a routed command: {"ok":true,"result":{...}} or
+    // {"ok":false,"error":{"code":...,"message":...}}.
+    std::function<void(CommandToken, nlohmann::json)> reply;
+    // Supervisor state for the root's mirror: {"path","paused","restart_times_ns":[...]}.
+    std::function<void(nlohmann::json)> state;
+    std::function<void()> booted;
+    std::function<void(const ExitAction&)> exited;
+    // A process reaped here that is not a child of this supervisor (an
+    // orphan re-parented to us as subreaper).
+    std::function<void(int pid, ExitStatus)> orphan_reaped;
+  };
+
+  // REQUIRES: every supervisor child of `spec` (and below) is in `library`.
+  SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec spec, SpecLibrary library,
+                 std::string self_exe, Output output);
+  ~SupervisorNode();
+  SupervisorNode(const SupervisorNode&) = delete;
+  SupervisorNode& operator=(const SupervisorNode&) = delete;
+
+  // Installs the SIGCHLD watcher and boots the children in order.
+  void start();
+  // Orderly shutdown of this subtree (reverse start order, depth-first).
+  void shutdown();
+  // A command addressed to the supervisor at command["owner"] (this one or
+  // one below). Members: owner, kind, child, signal, token, spec (add).
+  void route(const nlohmann::json& command);
+  // Closes the libuv handles (after `exited`).
+  void close();
+
+  const std::string& path() const { return path_; }
+  const Supervisor& core() const { return *core_; }
+
+ private:
+  struct NodeLink {
+    int pid = 0;
+    bool booted = false;
+    std::string boot_failure;
+    std::unique_ptr<LineChannel> uplink;
+    std::set<CommandToken> routed;  // commands sent down, not yet answered
+  };
+
+  void on_sigchld();
+  void on_child_exited(int pid, ExitStatus status);
+  void on_timer();
+  void pump();
+  void execute(Action& action);
+  void start_child(const std::string& id);
+  void start_node(const Child& child);
+  void on_node_message(const std::string& id, const nlohmann::json& message);
+  void forget_node(const std::string& id, const std::string& why);
+  void arm_timer(TimerId id, Duration after);
+  void cancel_timer(TimerId id);
+  void rearm_uv_timer();
+  void publish_state();
+  void reply_error(CommandToken token, const std::string& code, const std::string& message);
+
+  uv_loop_t* loop_;
+  std::string path_;
+  SpecLibrary library_;
+  std::string self_exe_;
+  Output out_;
+  std::unique_ptr<Supervisor> core_;
+  uv_signal_t sigchld_{};
+  uv_timer_t timer_{};
+  bool handles_open_ = false;
+  std::multimap<TimePoint, TimerId> deadlines_;
+  std::unordered_map<TimerId, std::multimap<TimePoint, TimerId>::iterator> timers_;
+  std::unordered_map<std::string, NodeLink> nodes_;      // supervisor children, by id
+  std::unordered_map<int, std::string> starting_nodes_;  // pid -> id until booted
+  nlohmann::json last_state_;
+};
+
+}  // namespace otpsup
