@@ -123,7 +123,7 @@ command = ["/bin/sh"]
 
 // --- valid files -----------------------------------------------------------
 
-TEST_CASE("the demo tree etc/otpsup.toml is valid: a flat one_for_one root with three workers") {
+TEST_CASE("the demo tree etc/otpsup.toml is valid: root over three demo supervisors") {
   DemoBinDir bin;
   ConfigLoad result = load_config_file(kDemoFile, bin.context());
   INFO(all_errors(result));
@@ -132,25 +132,32 @@ TEST_CASE("the demo tree etc/otpsup.toml is valid: a flat one_for_one root with 
 
   CHECK(config.source == kDemoFile);
   CHECK(config.daemon == DaemonSettings{});
-  CHECK(config.supervisors.size() == 1);
+  CHECK(config.supervisors.size() == 4);
   const SupervisorSpec& root = config.root();
-  CHECK(root.name == "root");
   CHECK(root.strategy == Strategy::one_for_one);
   CHECK(root.intensity == 3);
   CHECK(root.period == Duration{5000});
-  CHECK(ids(root) == std::vector<std::string>{"counter1", "counter2", "printer1"});
-  CHECK(root.children[0].command == std::vector<std::string>{"otpsup-counter", "--start", "0"});
-  CHECK(root.children[1].command == std::vector<std::string>{"otpsup-counter", "--start", "100"});
-  CHECK(root.children[2].command ==
-        std::vector<std::string>{"otpsup-printer", "--id", "printer1", "--interval", "2s"});
-  CHECK(root.children[0].executable == bin.dir.path() + "/otpsup-counter");
-  CHECK(root.children[2].executable == bin.dir.path() + "/otpsup-printer");
+  CHECK(ids(root) ==
+        std::vector<std::string>{"demo_tracking", "demo_controllable", "demo_dynamic"});
   for (const ChildSpec& child : root.children) {
     CAPTURE(child.id);
-    CHECK_FALSE(child.is_supervisor);
+    CHECK(child.is_supervisor);
+    CHECK(child.shutdown.kind == Shutdown::Kind::infinity);
+  }
+  const SupervisorSpec& tracking = config.supervisors.at("demo_tracking");
+  CHECK(tracking.strategy == Strategy::one_for_one);
+  CHECK(ids(tracking) == std::vector<std::string>{"counter1", "counter2", "printer1"});
+  CHECK(tracking.children[1].command ==
+        std::vector<std::string>{"otpsup-counter", "--start", "100"});
+  CHECK(tracking.children[0].executable == bin.dir.path() + "/otpsup-counter");
+  CHECK(tracking.children[2].executable == bin.dir.path() + "/otpsup-printer");
+  for (const ChildSpec& child : tracking.children) {
     CHECK(child.restart == RestartType::permanent);
     CHECK(child.shutdown == Shutdown{Shutdown::Kind::timeout, Duration{5000}});
   }
+  CHECK(config.supervisors.at("demo_controllable").strategy == Strategy::rest_for_one);
+  CHECK(config.supervisors.at("demo_dynamic").strategy == Strategy::dynamic);
+  CHECK(config.supervisors.at("demo_dynamic").max_children == 100);
 }
 
 TEST_CASE("the example files in etc/examples are valid") {
