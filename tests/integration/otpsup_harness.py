@@ -190,10 +190,16 @@ class Daemon:
     def status_json(self, path=None):
         args = ["status", "--json"] + ([path] if path else [])
         tree = json.loads(self.ctl(*args).stdout)
-        for node in [tree] + tree.get("children", []):
+        stack = [tree]
+        while stack:
+            node = stack.pop()
             if node.get("pid"):
                 self.seen_pids.add(node["pid"])
+            stack.extend(node.get("children", []))
         return tree
+
+    def pid_of(self, path):
+        return self.status_json(path)["pid"]
 
     def pid(self, name):
         for node in self.status_json()["children"]:
