@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ctl/client.h"
@@ -451,6 +452,73 @@ int path_command(const GlobalOptions& global, json message, const std::string& d
   return kExitOk;
 }
 
+// pause and resume: one line per supervisor acted on, as the daemon lists them
+// in "supervisors" (several with --recursive).
+int supervisors_command(const GlobalOptions& global, json message, const std::string& done,
+                        const std::string& note = {}) {
+  std::string path = string_or(message, "path", "");
+  json result;
+  if (int rc = request(global, std::move(message), std::nullopt, &result)) return rc;
+  std::vector<std::string> supervisors;
+  if (auto list = result.find("supervisors"); list != result.end() && list->is_array()) {
+    for (const json& entry : *list) {
+      if (entry.is_string()) supervisors.push_back(entry.get<std::string>());
+    }
+  }
+  if (supervisors.empty()) supervisors.push_back(path);  // an older daemon: no list
+  for (const std::string& supervisor : supervisors) {
+    std::cout << done << " " << supervisor << note << "\n";
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
+struct AddRequest {
+  std::string id;
+  std::string restart;   // empty = the daemon's default (permanent)
+  std::string shutdown;  // empty = the daemon's default
+  std::vector<std::string> command;
+};
+
+int add_child_command(const GlobalOptions& global, const std::string& path, const AddRequest& add) {
+  json message = {{"cmd", "add"}, {"path", path}, {"child_id", add.id}, {"command", add.command}};
+  if (!add.restart.empty()) message["restart"] = add.restart;
+  if (!add.shutdown.empty()) message["shutdown"] = add.shutdown;
+  json result;
+  if (int rc = request(global, message, std::nullopt, &result)) return rc;
+  std::cout << "added " << string_or(result, "path", path + "/" + add.id) << pid_text(result)
+            << std::endl;
+  return kExitOk;
+}
+
+int info_command(const GlobalOptions& global, const std::string& path, bool json_output) {
+  json result;
+  if (int rc = request(global, {{"cmd", "info"}, {"path", path}}, kDefaultQueryTimeout, &result)) {
+    return rc;
+  }
+  if (json_output) {
+    std::cout << result.dump(2) << std::endl;
+  } else {
+    std::cout << render_process_info(result) << std::flush;
+  }
+  return kExitOk;
+}
+
+int stats_command(const GlobalOptions& global, const std::string& path, const std::string& window,
+                  bool json_output) {
+  json message = {{"cmd", "stats"}};
+  if (!path.empty()) message["path"] = path;
+  if (!window.empty()) message["window"] = window;
+  json result;
+  if (int rc = request(global, message, kDefaultQueryTimeout, &result)) return rc;
+  if (json_output) {
+    std::cout << result.dump(2) << std::endl;
+  } else {
+    std::cout << render_stats(result) << std::flush;
+  }
+  return kExitOk;
+}
+
 int kill_command(const GlobalOptions& global, const std::string& path, int signal, bool force) {
   json message = {{"cmd", "kill"}, {"path", path}, {"signal", signal}};
   if (force) message["force"] = true;
@@ -476,6 +544,29 @@ CLI::Validator duration_check() {
       [](std::string& text) -> std::string {
         return parse_duration(text) ? std::string()
                                     : "not a duration: '" + text + "' (examples: 500ms, 10s, 1m)";
+      },
+      "");
+}
+
+// A duration greater than zero (stats --window).
+CLI::Validator window_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        auto window = parse_duration(text);
+        return window && window->count() > 0
+                   ? std::string()
+                   : "not a positive duration: '" + text + "' (examples: 30s, 5m, 1h)";
+      },
+      "");
+}
+
+// add --shutdown: a duration, brutal_kill or infinity.
+CLI::Validator shutdown_check() {
+  return CLI::Validator(
+      [](std::string& text) -> std::string {
+        return text == "brutal_kill" || text == "infinity" || parse_duration(text)
+                   ? std::string()
+                   : "not a shutdown: '" + text + "' (a duration such as 5s, brutal_kill or infinity)";
       },
       "");
 }
@@ -550,13 +641,26 @@ int run(int argc, char** argv) {
   status->add_flag("--json", json_output, "Print the tree as JSON");
 
   bool pause_stop = false;
+  bool recursive = false;
   CLI::App* pause = add_command("pause", "Suspend a supervisor's restart policy", [&] {
     json message = {{"cmd", "pause"}, {"path", path}};
     if (pause_stop) message["stop"] = true;
-    return path_command(global, message, "paused", pause_stop ? " and stopped its children" : "");
+    if (recursive) message["recursive"] = true;
+    return supervisors_command(global, message, "paused",
+                               pause_stop ? " and stopped its children" : "");
   });
   add_path(pause, &path, "Supervisor: full path or unique suffix")->required();
   pause->add_flag("--stop", pause_stop, "Also stop its children (reverse start order)");
+  pause->add_flag("--recursive", recursive, "Also pause every supervisor below it");
+
+  CLI::App* resume =
+      add_command("resume", "Resume a paused supervisor and apply its deferred policy", [&] {
+        json message = {{"cmd", "resume"}, {"path", path}};
+        if (recursive) message["recursive"] = true;
+        return supervisors_command(global, message, "resumed");
+      });
+  add_path(resume, &path, "Supervisor: full path or unique suffix")->required();
+  resume->add_flag("--recursive", recursive, "Also resume every supervisor below it");
 
   struct Verb {
     const char* name;
@@ -564,17 +668,71 @@ int run(int argc, char** argv) {
     const char* done;
   };
   for (const Verb& verb : {
-           Verb{"resume", "Resume a paused supervisor and apply its deferred policy", "resumed"},
            Verb{"start", "Start a stopped child", "started"},
            Verb{"stop", "Stop a child and keep its spec; it stays down until started", "stopped"},
            Verb{"restart", "Stop and start a child (recorded as manual_restart)", "restarted"},
-           Verb{"remove", "Delete the spec of a stopped child", "removed"},
+           Verb{"remove",
+                "Delete the spec of a stopped child; a child added at run time is stopped first",
+                "removed"},
        }) {
     CLI::App* command = add_command(verb.name, verb.description, [&global, &path, verb] {
       return path_command(global, {{"cmd", verb.name}, {"path", path}}, verb.done);
     });
     add_path(command, &path, node_path)->required();
   }
+
+  // add SUPPATH --id ID [...] -- COMMAND [ARGS...]: the argv is exactly what
+  // follows the first "--" of the command line.
+  AddRequest add;
+  std::vector<std::string> after_dashes;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == "--") {
+      after_dashes.assign(argv + i + 1, argv + argc);
+      break;
+    }
+  }
+  CLI::App* add_cmd = add_command(
+      "add", "Add a child to a dynamic supervisor and start it (lost if the supervisor restarts)",
+      [&]() -> int {
+        if (add.command.empty() || add.command != after_dashes) {
+          std::cerr << "otpsupctl: add: give the command after '--': otpsupctl add SUPPATH --id "
+                       "ID [--restart TYPE] [--shutdown T] -- COMMAND [ARGS...]\n";
+          return kExitUsage;
+        }
+        return add_child_command(global, path, add);
+      });
+  add_path(add_cmd, &path, "Supervisor to add to: full path or unique suffix")->required();
+  add_cmd->add_option("COMMAND", add.command, "The child's program and arguments, after '--'")
+      ->type_name("");
+  add_cmd->add_option("--id", add.id, "The child's name, unique under SUPPATH")
+      ->type_name("ID")
+      ->required();
+  add_cmd
+      ->add_option("--restart", add.restart,
+                   "permanent (default), transient (only after an abnormal exit) or temporary "
+                   "(never)")
+      ->type_name("TYPE")
+      ->check(CLI::IsMember({"permanent", "transient", "temporary"}));
+  add_cmd
+      ->add_option("--shutdown", add.shutdown,
+                   "How long stop waits before SIGKILL (a duration), brutal_kill or infinity")
+      ->type_name("T")
+      ->check(shutdown_check());
+
+  CLI::App* info = add_command("info", "Show a running node's process: memory, CPU, fds, ...",
+                               [&] { return info_command(global, path, json_output); });
+  add_path(info, &path, node_path)->required();
+  info->add_flag("--json", json_output, "Print the daemon's reply as JSON");
+
+  std::string window;
+  CLI::App* stats =
+      add_command("stats", "Show restart and exit counts of a node (default: root) over a window",
+                  [&] { return stats_command(global, path, window, json_output); });
+  add_path(stats, &path, node_path);
+  stats->add_option("--window", window, "The window, ending now (default 60s)")
+      ->type_name("DURATION")
+      ->check(window_check());
+  stats->add_flag("--json", json_output, "Print the daemon's reply as JSON");
 
   std::string signal_text = "TERM";
   bool kill_force = false;

@@ -1,7 +1,11 @@
 #include "ctl/render.h"
 
+#include <algorithm>
 #include <array>
 #include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <optional>
 #include <vector>
 
 #include "otpsup/duration.h"
@@ -50,6 +54,7 @@ void collect_rows(const json& node, int depth, std::vector<Row>* rows) {
   std::string label = depth == 0 ? string_member(node, "path") : std::string();
   if (label.empty()) label = string_member(node, "name");
   if (label.empty()) label = "?";
+  if (bool_member(node, "added")) label += " (added)";
   row.push_back(std::string(static_cast<std::size_t>(depth) * 2, ' ') + label);
 
   std::string state = string_member(node, "state");
@@ -93,6 +98,60 @@ std::string render_value(const json& value) {
   return value.dump();
 }
 
+
+// A number member (integer or floating point), or nullopt.
+std::optional<double> number_member(const json& object, const char* key) {
+  auto found = object.find(key);
+  if (found == object.end() || !found->is_number()) return std::nullopt;
+  return found->get<double>();
+}
+
+std::string fixed(double value, int decimals) {
+  char text[64];
+  std::snprintf(text, sizeof(text), "%.*f", decimals, value);
+  return text;
+}
+
+// Key/value lines with the values aligned one column after the longest key.
+using Pairs = std::vector<std::pair<std::string, std::string>>;
+
+std::string render_pairs(const Pairs& pairs) {
+  std::size_t width = 0;
+  for (const auto& [key, value] : pairs) width = std::max(width, key.size());
+  std::string out;
+  for (const auto& [key, value] : pairs) {
+    std::string line = key;
+    line.append(width - key.size() + 2, ' ');
+    line += value.empty() ? "-" : value;
+    out += line;
+    out += '\n';
+  }
+  return out;
+}
+
+// One argument of a command line, single-quoted when a shell would split or
+// reinterpret it.
+std::string shell_word(const std::string& word) {
+  if (!word.empty() && word.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                              "0123456789_-./:=,+@%") == std::string::npos) {
+    return word;
+  }
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
+}
+
+std::string seconds_text(const json& object, const char* key) {
+  auto value = number_member(object, key);
+  return value ? fixed(*value, 2) + "s" : "?";
+}
+
 }  // namespace
 
 std::string format_uptime(std::uint64_t milliseconds) {
@@ -128,6 +187,113 @@ std::string render_status_tree(const json& node) {
     out += '\n';
   }
   return out;
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  constexpr std::uint64_t kKiB = 1024;
+  constexpr std::uint64_t kMiB = kKiB * 1024;
+  constexpr std::uint64_t kGiB = kMiB * 1024;
+  if (bytes < kKiB) return std::to_string(bytes) + " B";
+  if (bytes < kMiB) return std::to_string(bytes / kKiB) + " KiB";
+  if (bytes < kGiB) return fixed(static_cast<double>(bytes) / kMiB, 1) + " MiB";
+  return fixed(static_cast<double>(bytes) / kGiB, 1) + " GiB";
+}
+
+std::string render_process_info(const json& info) {
+  if (!info.is_object()) return info.dump() + "\n";
+  Pairs pairs;
+  pairs.emplace_back("path", string_member(info, "path"));
+  pairs.emplace_back("kind", string_member(info, "kind"));
+  auto pid = count_member(info, "pid");
+  pairs.emplace_back("pid", pid ? std::to_string(*pid) : std::string());
+
+  std::string state = string_member(info, "state_name");
+  std::string letter = string_member(info, "state");
+  if (state.empty()) {
+    state = letter;
+  } else if (!letter.empty()) {
+    state += " (" + letter + ")";
+  }
+  pairs.emplace_back("state", state);
+
+  auto rss = count_member(info, "rss_bytes");
+  pairs.emplace_back("rss", rss ? format_bytes(*rss) : std::string());
+  auto threads = count_member(info, "threads");
+  pairs.emplace_back("threads", threads ? std::to_string(*threads) : std::string());
+  pairs.emplace_back("cpu", "user " + seconds_text(info, "cpu_user_s") + "  system " +
+                                seconds_text(info, "cpu_system_s"));
+  auto fds = count_member(info, "fd_count");
+  pairs.emplace_back("fds", fds ? std::to_string(*fds) : std::string());
+
+  std::string started = string_member(info, "start_time");
+  if (!started.empty()) {
+    std::string shown = render_timestamp(started);
+    started = shown == started ? started : shown + " UTC";
+  }
+  pairs.emplace_back("started", started);
+  auto uptime = number_member(info, "uptime_s");
+  pairs.emplace_back("uptime", uptime && *uptime >= 0
+                                   ? format_uptime(static_cast<std::uint64_t>(*uptime * 1000))
+                                   : std::string());
+
+  std::string cmdline;
+  auto args = info.find("cmdline");
+  if (args != info.end() && args->is_array()) {
+    for (const json& arg : *args) {
+      if (!cmdline.empty()) cmdline += ' ';
+      cmdline += arg.is_string() ? shell_word(arg.get<std::string>()) : arg.dump();
+    }
+  }
+  pairs.emplace_back("cmdline", cmdline);
+  return render_pairs(pairs);
+}
+
+std::string render_stats(const json& stats) {
+  if (!stats.is_object()) return stats.dump() + "\n";
+  Pairs pairs;
+  pairs.emplace_back("path", string_member(stats, "path"));
+  auto window_ms = count_member(stats, "window_ms");
+  pairs.emplace_back("window", window_ms ? format_duration(Duration(
+                                               static_cast<Duration::rep>(*window_ms)))
+                                         : std::string());
+
+  std::string restarts;
+  if (auto count = count_member(stats, "restarts_in_window")) {
+    restarts = std::to_string(*count);
+    if (auto rate = number_member(stats, "restarts_per_minute")) {
+      restarts += " (" + fixed(*rate, 2) + "/min)";
+    }
+  }
+  pairs.emplace_back("restarts", restarts);
+  auto exits = count_member(stats, "exits_in_window");
+  pairs.emplace_back("exits", exits ? std::to_string(*exits) : std::string());
+
+  // Supervisors only: "used/intensity (percent) in period".
+  auto intensity = count_member(stats, "intensity");
+  auto used_fraction = number_member(stats, "intensity_used");
+  if (intensity && used_fraction) {
+    // intensity_used is used / intensity, or the plain count when intensity is 0.
+    double used = *intensity > 0 ? *used_fraction * static_cast<double>(*intensity)
+                                 : *used_fraction;
+    std::string text = std::to_string(static_cast<std::uint64_t>(std::llround(std::max(used, 0.0)))) +
+                       "/" + std::to_string(*intensity);
+    if (*intensity > 0) text += " (" + fixed(*used_fraction * 100, 0) + "%)";
+    if (auto period_ms = count_member(stats, "period_ms")) {
+      text += " in " + format_duration(Duration(static_cast<Duration::rep>(*period_ms)));
+    }
+    pairs.emplace_back("intensity", text);
+  }
+
+  std::string last_exit = string_member(stats, "last_exit_ts");
+  if (!last_exit.empty()) {
+    last_exit = render_timestamp(last_exit);
+    std::string reason = string_member(stats, "last_exit_reason");
+    if (!reason.empty()) last_exit += " (" + reason + ")";
+  }
+  pairs.emplace_back("last exit", last_exit);
+  std::string last_event = string_member(stats, "last_event_ts");
+  pairs.emplace_back("last event", last_event.empty() ? last_event : render_timestamp(last_event));
+  return render_pairs(pairs);
 }
 
 std::string render_timestamp(std::string_view ts) {

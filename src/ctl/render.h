@@ -1,4 +1,5 @@
-// Human-readable output of otpsupctl: the status tree and history records.
+// Human-readable output of otpsupctl: the status tree, history records, and
+// the results of `info` and `stats`.
 //
 // Pure functions over the JSON of the control protocol
 // (include/otpsup/protocol.h) and of history records (DESIGN §3). They only
@@ -19,15 +20,48 @@ namespace otpsup::ctl {
 std::string format_uptime(std::uint64_t milliseconds);
 
 // The status tree rooted at `node` (a protocol Node), one '\n'-terminated line
-// per node, children indented by two spaces under their supervisor, columns
-// aligned:
-//   root              running  pid 4100  up 3m12s  restarts 0  one_for_one  intensity 0/3 in 5s
-//     demo_tracking   running  pid 4101  up 3m12s  restarts 0  one_for_one  intensity 1/3 in 5s
-//     PAUSED
-//       counter1      running  pid 4250  up 12s    restarts 1
-// The top line shows the node's full path, the others their name. The pid
-// and uptime are "-" when the node has no process.
+// per node, children indented by two spaces per depth under their supervisor
+// (at any depth), columns aligned:
+//   root               running  pid 4100  up 3m12s  restarts 0  one_for_one  intensity 0/3 in 5s
+//     demo_tracking    running  pid 4101  up 3m12s  restarts 0  one_for_one  intensity 1/3 in 5s  PAUSED
+//       counter1       running  pid 4250  up 12s    restarts 1
+//     jobs             running  pid 4102  up 3m12s  restarts 0  dynamic      intensity 0/3 in 5s
+//       job7 (added)   running  pid 4300  up 40s    restarts 0
+// The top line shows the node's full path, the others their name; a child
+// added at run time ("added": true) is marked "(added)". The pid and uptime
+// are "-" when the node has no process.
 std::string render_status_tree(const nlohmann::ordered_json& node);
+
+// A byte count as "512 B", "812 KiB", "1.7 MiB", "2.3 GiB" (binary units,
+// one decimal from MiB on).
+std::string format_bytes(std::uint64_t bytes);
+
+// The result of `info` (protocol.h) as aligned "key  value" lines, each
+// '\n'-terminated:
+//   path     root/demo_tracking/counter1
+//   kind     worker
+//   pid      4250
+//   state    sleeping (S)
+//   rss      1.7 MiB
+//   threads  1
+//   cpu      user 0.01s  system 0.00s
+//   fds      3
+//   started  2026-11-26 12:00:01.234 UTC
+//   uptime   3m12s
+//   cmdline  otpsup-counter --interval 1s
+// Arguments of cmdline holding spaces, quotes or nothing are single-quoted.
+std::string render_process_info(const nlohmann::ordered_json& info);
+
+// The result of `stats` (protocol.h) as aligned "key  value" lines:
+//   path        root/demo_tracking
+//   window      1m
+//   restarts    2 (2.00/min)
+//   exits       1
+//   intensity   1/3 (33%) in 5s         (supervisors only)
+//   last exit   2026-11-26 12:00:01.234 (killed by SIGKILL)
+//   last event  2026-11-26 12:00:01.236
+// "-" stands for a missing value (no exit recorded).
+std::string render_stats(const nlohmann::ordered_json& stats);
 
 // "2026-11-26T12:00:01.234567Z" -> "2026-11-26 12:00:01.234" (times stay in
 // UTC, as stored). Text that does not look like a timestamp is returned as is.

@@ -78,8 +78,11 @@ class Lifecycle(DaemonTestCase):
         self.assertEqual(tree["intensity"], 3)
         self.assertEqual(tree["period_ms"], 5000)
         names = [c["name"] for c in tree["children"]]
-        self.assertIn("counter1", names)
+        self.assertEqual(names, ["demo_tracking", "demo_controllable", "demo_dynamic"])
         self.assertTrue(all(c["state"] == "running" for c in tree["children"]))
+        tracking = d.status_json("demo_tracking")
+        self.assertEqual([c["name"] for c in tracking["children"]],
+                         ["counter1", "counter2", "printer1"])
         h = d.follow()
         d.ctl("kill", "counter1", "-s", "KILL")
         h.wait_for("restarted", "counter1")
