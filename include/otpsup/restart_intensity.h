@@ -31,6 +31,11 @@ class RestartIntensity {
   // The restarts remembered, oldest first (some may be older than the window).
   const std::deque<TimePoint>& times() const { return restarts_; }
   int intensity() const { return intensity_; }
+  // Live reload: new limits; the restarts already counted are kept.
+  void reset_limits(int intensity, Duration period) {
+    intensity_ = intensity;
+    period_ = period;
+  }
   Duration period() const { return period_; }
 
  private:

@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -94,12 +95,29 @@ using Action = std::variant<StartAction, SignalAction, ArmTimerAction, CancelTim
 
 // ---- Commands (inputs from the control socket) ----
 struct Command {
-  enum class Kind { start, stop, restart, remove, kill, pause, pause_stop, resume, add };
+  enum class Kind {
+    start,
+    stop,
+    restart,
+    remove,
+    kill,
+    pause,
+    pause_stop,
+    resume,
+    add,
+    reconfigure,
+  };
   Kind kind = Kind::start;
   std::string child;  // empty for pause/resume (the supervisor itself)
   int signal = 15;    // kill only
   CommandToken token = 0;
   std::optional<ChildSpec> spec;  // add only: the new child (goes last in start order)
+  // reconfigure only (live reload): the supervisor's new spec. Children that
+  // left it stop and are deleted, children whose spec changed restart with the
+  // new one, new children start in their place in start order, untouched
+  // children are not disturbed; policy (strategy, intensity, period) is
+  // updated in place. Children added at run time are kept.
+  std::optional<SupervisorSpec> new_spec;
 };
 
 // The exit status of a node process whose supervisor gave up: its parent
@@ -123,6 +141,7 @@ struct Child {
   bool stopped_by_pause = false;   // `pause --stop`: started again by resume
   bool died_while_paused = false;  // policy deferred to resume
   bool added = false;              // added at run time (`add`): `remove` stops and deletes it
+  std::optional<ChildSpec> pending_spec;  // reload: the spec it restarts with
   std::optional<TimerId> kill_timer;
 };
 
@@ -198,6 +217,7 @@ class Supervisor {
   std::vector<std::string> running_in_reverse(std::size_t from = 0) const;
   std::vector<std::string> alive_in_reverse() const;  // running, stopping or starting
   void add_child(const Command& cmd);
+  void reconfigure(const Command& cmd);
   std::size_t index_of(const std::string& id) const;
   TimerId new_timer() { return ++last_timer_; }
 

@@ -35,6 +35,7 @@ struct Supervisor::Operation {
     manual_start,
     manual_stop,
     manual_restart,
+    reconfigure,
     pause_stop,
     resume,
     give_up,
@@ -53,6 +54,7 @@ struct Supervisor::Operation {
   std::string failure;       // boot failure / give-up reason, for the ExitAction
   std::string remove_after;  // manual_stop of an added child: delete its spec once down
   bool remove_after_failed_start = false;  // `add` whose start failed: forget the child
+  std::vector<std::string> remove_after_reload;  // reconfigure: children that left the config
 
   explicit Operation(Kind k) : kind(k) {}
   bool ends_supervisor() const { return kind == Kind::give_up || kind == Kind::shutdown; }
@@ -171,6 +173,7 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
   }
 
   RecordAction r{.event = "started", .child = id, .pid = pid};
+  if (op_->kind == Operation::Kind::reconfigure) r.reason = "reload";
   switch (op_->kind) {
     case Operation::Kind::manual_restart:
       r = {.event = "manual_restart", .child = id, .old_pid = c->last_pid, .new_pid = pid};
@@ -422,6 +425,10 @@ void Supervisor::step_operation(TimePoint now) {
     op.to_start.pop_front();
     Child* c = find_mutable(id);
     if (c == nullptr || c->state != ChildState::down) continue;
+    if (c->pending_spec) {
+      c->spec = std::move(*c->pending_spec);
+      c->pending_spec.reset();
+    }
     c->state = ChildState::starting;
     op.waiting = id;
     emit(StartAction{id});
@@ -475,6 +482,12 @@ void Supervisor::finish_operation(TimePoint now) {
       return;
     default:
       break;
+  }
+  for (const std::string& id : op->remove_after_reload) {
+    if (const Child* gone = find(id); gone && gone->state == ChildState::down) {
+      remove_child(id);
+      record({.event = "removed", .child = id, .reason = "reload: no longer in the configuration"});
+    }
   }
   if (const Child* gone = find(op->remove_after); gone && gone->state == ChildState::down) {
     remove_child(op->remove_after);
@@ -634,6 +647,10 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
     add_child(cmd);
     return;
   }
+  if (cmd.kind == K::reconfigure) {
+    reconfigure(cmd);
+    return;
+  }
 
   Child* c = find_mutable(cmd.child);
   if (c == nullptr) {
@@ -741,6 +758,80 @@ void Supervisor::add_child(const Command& cmd) {
   op->token = cmd.token;
   op->to_start.push_back(spec.id);
   op->remove_after_failed_start = true;
+  begin_operation(std::move(op));
+}
+
+void Supervisor::reconfigure(const Command& cmd) {
+  if (!cmd.new_spec) {
+    reply_error(cmd.token, "bad_request", "reconfigure without a spec");
+    return;
+  }
+  const SupervisorSpec& next = *cmd.new_spec;
+  auto op = std::make_unique<Operation>(Operation::Kind::reconfigure);
+  op->token = cmd.token;
+  op->stop_cause = "reload";
+  std::map<std::string, const ChildSpec*> wanted;
+  for (const ChildSpec& c : next.children) wanted[c.id] = &c;
+
+  // Stops first, in reverse start order: children that left, and workers
+  // whose spec changed.
+  std::vector<std::string> leaving;
+  for (std::size_t i = children_.size(); i-- > 0;) {
+    Child& c = *children_[i];
+    auto w = wanted.find(c.spec.id);
+    if (w == wanted.end()) {
+      if (c.added) continue;  // added at run time: not the config's to remove
+      leaving.push_back(c.spec.id);
+      c.stopped_by_hand = true;
+      op->to_stop.push_back(c.spec.id);
+    } else if (!(c.spec == *w->second)) {
+      if (c.spec.is_supervisor && w->second->is_supervisor) {
+        // Its restart/shutdown settings: used from now on, no restart. What
+        // changed inside it is reloaded by that supervisor itself.
+        c.spec = *w->second;
+        continue;
+      }
+      c.pending_spec = *w->second;  // used at its next start
+      if (c.state != ChildState::down) {
+        op->to_stop.push_back(c.spec.id);
+        op->to_start.push_back(c.spec.id);  // re-ordered below
+      }
+    }
+  }
+  op->remove_after_reload = leaving;
+
+  // New start order: the config's, then children added at run time.
+  std::vector<std::unique_ptr<Child>> ordered;
+  for (const ChildSpec& spec : next.children) {
+    auto it = std::find_if(children_.begin(), children_.end(),
+                           [&](const auto& c) { return c && c->spec.id == spec.id; });
+    if (it != children_.end()) {
+      ordered.push_back(std::move(*it));
+    } else {
+      auto child = std::make_unique<Child>();
+      child->spec = spec;
+      by_id_[spec.id] = child.get();
+      ordered.push_back(std::move(child));
+      op->to_start.push_back(spec.id);
+    }
+  }
+  for (auto& c : children_) {
+    if (c) ordered.push_back(std::move(c));  // leaving and added-at-run-time children
+  }
+  children_ = std::move(ordered);
+  // Starts happen in the new start order.
+  std::sort(op->to_start.begin(), op->to_start.end(),
+            [&](const std::string& a, const std::string& b) { return index_of(a) < index_of(b); });
+
+  spec_.strategy = next.strategy;
+  spec_.max_children = next.max_children;
+  spec_.allow_add = next.allow_add;
+  if (spec_.intensity != next.intensity || spec_.period != next.period) {
+    spec_.intensity = next.intensity;
+    spec_.period = next.period;
+    intensity_.reset_limits(next.intensity, next.period);
+  }
+  spec_.children = next.children;
   begin_operation(std::move(op));
 }
 

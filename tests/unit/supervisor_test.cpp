@@ -828,3 +828,53 @@ TEST_CASE("ASupervisorChildThatGaveUpExitsAsShutdown") {
   p.die("sub", ExitStatus::exited(kSupervisorGaveUpExitCode));
   CHECK(only(p.log, "start") == Log{"start sub"});
 }
+
+TEST_CASE("ReconfigureStopsRemovedRestartsChangedStartsNewAndLeavesTheRestAlone") {
+  Harness h(sup(Strategy::one_for_one, 1, {worker("a"), worker("b"), worker("c")}));
+  h.boot();
+  const int a = h.pid("a");
+  auto next = sup(Strategy::one_for_all, 5, {worker("a"), worker("n"), worker("b")});
+  next.children[2].command = {"/bin/false"};  // b changed
+  h.take_log();
+  Command cmd;
+  cmd.kind = Command::Kind::reconfigure;
+  cmd.token = 9;
+  cmd.new_spec = next;
+  h.s.on_command(cmd, h.now);
+  h.pump();
+  CHECK(only(h.take_log(), "signal") == Log{"signal c 15", "signal c 18"});
+  h.die("c", ExitStatus::killed(SIGTERM_));
+  CHECK(only(h.log, "signal") == Log{"signal b 15", "signal b 18"});
+  h.die("b", ExitStatus::killed(SIGTERM_));
+  CHECK(only(h.log, "start") == Log{"start n", "start b"});
+  CHECK(h.pid("a") == a);
+  CHECK(h.s.find("c") == nullptr);
+  CHECK(h.s.find("b")->spec.command == std::vector<std::string>{"/bin/false"});
+  CHECK(h.s.spec().strategy == Strategy::one_for_all);
+  CHECK(h.s.spec().intensity == 5);
+  std::vector<std::string> order;
+  for (auto& c : h.s.children()) order.push_back(c->spec.id);
+  CHECK(order == std::vector<std::string>{"a", "n", "b"});
+  REQUIRE_FALSE(h.replies.empty());
+  CHECK(h.replies.back().ok);
+  CHECK(h.count("removed") == 1);
+}
+
+TEST_CASE("ReconfigureOfADownChildOnlyChangesItsNextStart") {
+  Harness h(sup(Strategy::one_for_one, 1, {worker("a")}));
+  h.boot();
+  h.command(Command::Kind::stop, "a");
+  h.honour_stops();
+  auto next = sup(Strategy::one_for_one, 1, {worker("a")});
+  next.children[0].command = {"/bin/false"};
+  Command cmd;
+  cmd.kind = Command::Kind::reconfigure;
+  cmd.token = 9;
+  cmd.new_spec = next;
+  h.take_log();
+  h.s.on_command(cmd, h.now);
+  h.pump();
+  CHECK(only(h.log, "start").empty());
+  h.command(Command::Kind::start, "a");
+  CHECK(h.s.find("a")->spec.command == std::vector<std::string>{"/bin/false"});
+}
