@@ -13,15 +13,36 @@
 // when the child is down; `shutdown` replies when the tree is down).
 //
 // Commands and their arguments ("path" accepts a full path such as
-// "root/counter1" or a unique suffix such as "counter1"):
+// "root/demo_tracking/counter1" or a unique suffix such as "counter1"; a
+// supervisor's children may be supervisors, to any depth):
 //   status   {"path"?}                         -> {"tree": Node}
-//   pause    {"path", "stop"?: bool}           -> {}
-//   resume   {"path"}                          -> {}
+//   pause    {"path", "stop"?: bool, "recursive"?: bool}
+//            -> {"supervisors": ["root/a", "root/a/b", ...]}   (full paths acted on;
+//               with "recursive", the supervisor and every supervisor below it)
+//   resume   {"path", "recursive"?: bool}      -> {"supervisors": [...]}
 //   start    {"path"}                          -> {"pid": N}
 //   stop     {"path"}                          -> {}
 //   restart  {"path"}                          -> {"pid": N}
-//   remove   {"path"}                          -> {}
+//   remove   {"path"}                          -> {}   (a child added at run time is
+//                                                       stopped, then deleted)
+//   add      {"path": SUPERVISOR, "child_id": ID, "command": [argv...],
+//             "restart"?: "permanent"|"transient"|"temporary",
+//             "shutdown"?: "5s"|"brutal_kill"|"infinity"}
+//            -> {"path": "SUPERVISOR/ID", "pid": N}
+//            only under a dynamic supervisor (or one with allow_add); errors
+//            refused, already_exists, max_children, bad_request (bad id, no
+//            command, executable not found: argv[0] is looked up by otpsupd)
 //   kill     {"path", "signal": "KILL"|9, "force"?: bool} -> {"pid": N, "signal": "SIGKILL"}
+//            (a supervisor only with "force", never the root)
+//   info     {"path"}  -> {"path","kind","pid","state":"S","state_name":"sleeping",
+//                          "rss_bytes","threads","cpu_user_s","cpu_system_s","fd_count",
+//                          "start_time":"RFC3339","uptime_s","cmdline":[...]}
+//            (from /proc; not_running when the node has no process)
+//   stats    {"path"? (default root), "window"?: "60s"}
+//            -> {"path","restarts_in_window","restarts_per_minute","exits_in_window",
+//                "last_exit_reason","last_exit_ts","last_event_ts" (null when none),
+//                "window_ms", and for supervisors "intensity","period_ms",
+//                "intensity_used" (restarts in the period / intensity, a fraction)}
 //   history  {"path"?, "n"?: N, "event"?: E, "since"?: "RFC3339 or seq", "follow"?: bool}
 //            -> {"lines": ["<raw record>", ...], "corrupt": [{"file","line","reason"}]}
 //   shutdown {}                                -> {}
@@ -31,9 +52,13 @@
 //   {"path":"root/counter1","name":"counter1","kind":"worker"|"supervisor",
 //    "pid":N|0,"state":"running"|"starting"|"stopping"|"down"|"stopped",
 //    "uptime_ms":N,"restarts":N,"restart":"permanent"|...,
+//    "last_exit"?:"reason","added"?:true (added at run time),
 //    // supervisors also:
-//    "strategy":"one_for_one","intensity":N,"period_ms":N,"restarts_in_period":N,
-//    "paused":bool,"children":[Node...]}
+//    "strategy":"one_for_one"|...|"dynamic","intensity":N,"period_ms":N,
+//    "restarts_in_period":N,"paused":bool,"children":[Node...]}
+//
+// Besides the codes below, the supervisors themselves reply "already_exists"
+// and "max_children" to an add.
 #pragma once
 
 #include <cstddef>

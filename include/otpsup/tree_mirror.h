@@ -50,6 +50,10 @@ class TreeMirror {
   // because of it: a sub-supervisor that went down lost the children added
   // to it at run time ("removed", reason "lost: ...").
   std::vector<nlohmann::ordered_json> apply(const nlohmann::json& record, TimePoint now);
+  // Live reload: the configured structure becomes `library`'s. New nodes
+  // appear (down until their records arrive), children take the new start
+  // order; nodes that left stay until their "removed" record.
+  void reconcile(const std::map<std::string, SupervisorSpec>& library);
   void apply_state(const nlohmann::json& state);
 
   const MirrorNode* find(const std::string& path) const;
@@ -70,6 +74,8 @@ class TreeMirror {
                 const std::map<std::string, SupervisorSpec>& library, const ChildSpec* spec);
   void mark_subtree_down(const std::string& path, std::vector<std::string>* lost);
   void erase_subtree(const std::string& path);
+  void reconcile_node(const std::map<std::string, SupervisorSpec>& library, const std::string& name,
+                      const std::string& path);
 
   std::map<std::string, MirrorNode> nodes_;
   std::unordered_map<int, std::string> pids_;

@@ -53,7 +53,7 @@ struct Supervisor::Operation {
   std::string failed_start;  // a start of this child failed: restart/resume retry it
   std::string failure;       // boot failure / give-up reason, for the ExitAction
   std::string remove_after;  // manual_stop of an added child: delete its spec once down
-  bool remove_after_failed_start = false;  // `add` whose start failed: forget the child
+  bool remove_after_failed_start = false;        // `add` whose start failed: forget the child
   std::vector<std::string> remove_after_reload;  // reconfigure: children that left the config
 
   explicit Operation(Kind k) : kind(k) {}

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -40,9 +41,10 @@ enum ExitCode : int {
   kExitUnreachable = 3,
 };
 
-// How long status and history wait for their reply unless --timeout says
-// otherwise. Other commands wait without limit: a stop lasts as long as the
-// child's shutdown timeout, a shutdown as long as the whole tree's.
+// How long the queries (status, history, info, stats) wait for their reply
+// unless --timeout says otherwise. Other commands wait without limit: a stop
+// lasts as long as the child's shutdown timeout, a shutdown as long as the
+// whole tree's.
 constexpr Duration kDefaultQueryTimeout{10'000};
 
 struct GlobalOptions {
@@ -480,8 +482,23 @@ struct AddRequest {
   std::vector<std::string> command;
 };
 
+// otpsupd resolves a command path containing '/' from its own working
+// directory; the user means this one.
+std::vector<std::string> absolute_command(std::vector<std::string> command) {
+  if (!command.empty() && !command[0].empty() && command[0][0] != '/' &&
+      command[0].find('/') != std::string::npos) {
+    std::error_code error;
+    std::filesystem::path absolute = std::filesystem::absolute(command[0], error);
+    if (!error) command[0] = absolute.lexically_normal().string();
+  }
+  return command;
+}
+
 int add_child_command(const GlobalOptions& global, const std::string& path, const AddRequest& add) {
-  json message = {{"cmd", "add"}, {"path", path}, {"child_id", add.id}, {"command", add.command}};
+  json message = {{"cmd", "add"},
+                  {"path", path},
+                  {"child_id", add.id},
+                  {"command", absolute_command(add.command)}};
   if (!add.restart.empty()) message["restart"] = add.restart;
   if (!add.shutdown.empty()) message["shutdown"] = add.shutdown;
   json result;
@@ -529,6 +546,29 @@ int kill_command(const GlobalOptions& global, const std::string& path, int signa
   return kExitOk;
 }
 
+// reload [--dry-run]: prints the plan (what starts, stops, restarts, updates).
+int reload_command(const GlobalOptions& global, bool dry_run, bool json_output) {
+  json message = {{"cmd", "reload"}};
+  if (dry_run) message["dry_run"] = true;
+  json result;
+  if (int rc = request(global, message, std::nullopt, &result)) return rc;
+  if (json_output) {
+    std::cout << result.dump(2) << std::endl;
+    return kExitOk;
+  }
+  const json changes = result.value("changes", json::array());
+  std::cout << (dry_run ? "reload would change " : "reloaded: ") << changes.size()
+            << (changes.size() == 1 ? " thing" : " things") << std::endl;
+  for (const json& c : changes) {
+    std::cout << "  " << string_or(c, "action", "?") << "  " << string_or(c, "path", "?");
+    const std::string detail = string_or(c, "detail", "");
+    if (!detail.empty()) std::cout << "  (" << detail << ")";
+    std::cout << "\n";
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
 int shutdown_command(const GlobalOptions& global) {
   json result;
   if (int rc = request(global, {{"cmd", "shutdown"}}, std::nullopt, &result)) return rc;
@@ -566,7 +606,8 @@ CLI::Validator shutdown_check() {
       [](std::string& text) -> std::string {
         return text == "brutal_kill" || text == "infinity" || parse_duration(text)
                    ? std::string()
-                   : "not a shutdown: '" + text + "' (a duration such as 5s, brutal_kill or infinity)";
+                   : "not a shutdown: '" + text +
+                         "' (a duration such as 5s, brutal_kill or infinity)";
       },
       "");
 }
@@ -614,8 +655,8 @@ int run(int argc, char** argv) {
       ->type_name("PATH");
   app.add_option_function<std::string>(
          "--timeout", [&global](const std::string& text) { global.timeout = parse_duration(text); },
-         "How long to wait for a reply (default: 10s for status and history, no limit "
-         "otherwise; 0 = no limit)")
+         "How long to wait for a reply (default: 10s for status, history, info and stats, "
+         "no limit otherwise; 0 = no limit)")
       ->type_name("DURATION")
       ->check(duration_check());
 
@@ -701,7 +742,14 @@ int run(int argc, char** argv) {
         }
         return add_child_command(global, path, add);
       });
-  add_path(add_cmd, &path, "Supervisor to add to: full path or unique suffix")->required();
+  add_cmd->footer(
+      "Usage: otpsupctl add SUPPATH --id ID [--restart TYPE] [--shutdown T] -- COMMAND [ARGS...]\n"
+      "Everything after '--' is the child's argv. otpsupd looks a bare COMMAND name up in its\n"
+      "own $PATH, then in its own directory; a relative COMMAND path (./run) is taken from\n"
+      "the current directory.");
+  add_cmd->add_option("SUPPATH", path, "Dynamic supervisor: full path or unique suffix")
+      ->type_name("")
+      ->required();
   add_cmd->add_option("COMMAND", add.command, "The child's program and arguments, after '--'")
       ->type_name("");
   add_cmd->add_option("--id", add.id, "The child's name, unique under SUPPATH")
@@ -747,6 +795,15 @@ int run(int argc, char** argv) {
 
   add_command("shutdown", "Stop the whole tree, then otpsupd",
               [&] { return shutdown_command(global); });
+
+  bool dry_run = false;
+  CLI::App* reload =
+      add_command("reload",
+                  "Read the configuration file again and apply the difference (new children start, "
+                  "removed ones stop, changed ones restart, the others are not disturbed)",
+                  [&] { return reload_command(global, dry_run, json_output); });
+  reload->add_flag("--dry-run", dry_run, "Only print what would change");
+  reload->add_flag("--json", json_output, "Print the daemon's reply as JSON");
 
   HistoryQuery query;
   std::string since_text;

@@ -98,7 +98,6 @@ std::string render_value(const json& value) {
   return value.dump();
 }
 
-
 // A number member (integer or floating point), or nullopt.
 std::optional<double> number_member(const json& object, const char* key) {
   auto found = object.find(key);
@@ -253,9 +252,9 @@ std::string render_stats(const json& stats) {
   Pairs pairs;
   pairs.emplace_back("path", string_member(stats, "path"));
   auto window_ms = count_member(stats, "window_ms");
-  pairs.emplace_back("window", window_ms ? format_duration(Duration(
-                                               static_cast<Duration::rep>(*window_ms)))
-                                         : std::string());
+  pairs.emplace_back("window",
+                     window_ms ? format_duration(Duration(static_cast<Duration::rep>(*window_ms)))
+                               : std::string());
 
   std::string restarts;
   if (auto count = count_member(stats, "restarts_in_window")) {
@@ -273,10 +272,11 @@ std::string render_stats(const json& stats) {
   auto used_fraction = number_member(stats, "intensity_used");
   if (intensity && used_fraction) {
     // intensity_used is used / intensity, or the plain count when intensity is 0.
-    double used = *intensity > 0 ? *used_fraction * static_cast<double>(*intensity)
-                                 : *used_fraction;
-    std::string text = std::to_string(static_cast<std::uint64_t>(std::llround(std::max(used, 0.0)))) +
-                       "/" + std::to_string(*intensity);
+    double used =
+        *intensity > 0 ? *used_fraction * static_cast<double>(*intensity) : *used_fraction;
+    std::string text =
+        std::to_string(static_cast<std::uint64_t>(std::llround(std::max(used, 0.0)))) + "/" +
+        std::to_string(*intensity);
     if (*intensity > 0) text += " (" + fixed(*used_fraction * 100, 0) + "%)";
     if (auto period_ms = count_member(stats, "period_ms")) {
       text += " in " + format_duration(Duration(static_cast<Duration::rep>(*period_ms)));

@@ -20,13 +20,13 @@ namespace otpsup::ctl {
 std::string format_uptime(std::uint64_t milliseconds);
 
 // The status tree rooted at `node` (a protocol Node), one '\n'-terminated line
-// per node, children indented by two spaces per depth under their supervisor
-// (at any depth), columns aligned:
-//   root               running  pid 4100  up 3m12s  restarts 0  one_for_one  intensity 0/3 in 5s
-//     demo_tracking    running  pid 4101  up 3m12s  restarts 0  one_for_one  intensity 1/3 in 5s  PAUSED
-//       counter1       running  pid 4250  up 12s    restarts 1
-//     jobs             running  pid 4102  up 3m12s  restarts 0  dynamic      intensity 0/3 in 5s
-//       job7 (added)   running  pid 4300  up 40s    restarts 0
+// per node, children indented by two more spaces per level under their supervisor
+// (to any depth), columns aligned:
+//   root            running  pid 41  up 42s  restarts 0  one_for_one  intensity 0/3 in 5s
+//     tracking      running  pid 42  up 42s  restarts 0  one_for_all  intensity 1/3 in 5s  PAUSED
+//       counter1    running  pid 50  up 9s   restarts 1
+//     jobs          running  pid 43  up 42s  restarts 0  dynamic      intensity 0/3 in 5s
+//       j7 (added)  running  pid 60  up 4s   restarts 0
 // The top line shows the node's full path, the others their name; a child
 // added at run time ("added": true) is marked "(added)". The pid and uptime
 // are "-" when the node has no process.

@@ -35,7 +35,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   out.state = [this](nlohmann::json s) { mirror_.apply_state(s); };
   out.booted = [this] { on_booted(); };
   out.exited = [this](const ExitAction& e) { finish(e); };
-  out.orphan_reaped = [this](int pid, ExitStatus st) { on_orphan(pid, st); };
+  out.orphan_reaped = [this](int pid, const std::string& reason) { on_orphan(pid, reason); };
   root_ = std::make_unique<SupervisorNode>(&loop_, "root", options_.config.root(),
                                            options_.config.supervisors, options_.self_exe,
                                            std::move(out));
@@ -79,7 +79,10 @@ DaemonExit Daemon::run() {
   uv_signal_start(&sigterm_, stop_cb, SIGTERM);
   uv_signal_start(&sigint_, stop_cb, SIGINT);
   uv_signal_start(
-      &sighup_, [](uv_signal_t*, int) { warn("SIGHUP: live reload is not implemented yet"); },
+      &sighup_,
+      [](uv_signal_t* h, int) {
+        static_cast<Daemon*>(h->data)->handle_reload(0, {{"cmd", "reload"}});
+      },
       SIGHUP);
   // Group commit: whatever a loop iteration appended is synced once.
   uv_check_init(&loop_, &sync_check_);
@@ -175,7 +178,7 @@ void Daemon::on_record(nlohmann::ordered_json fields) {
 
 // A process of the tree whose supervisor died before it (kill -9 of a node):
 // re-parented to the root as subreaper and reaped here. Named from the mirror.
-void Daemon::on_orphan(int pid, ExitStatus status) {
+void Daemon::on_orphan(int pid, const std::string& reason) {
   auto path = mirror_.path_of_pid(pid);
   if (!path) return;
   mirror_.forget_pid(pid);
@@ -184,7 +187,7 @@ void Daemon::on_orphan(int pid, ExitStatus status) {
                   {"child", path->substr(slash + 1)},
                   {"event", "exited"},
                   {"pid", pid},
-                  {"reason", describe(status) + " (its supervisor was gone)"},
+                  {"reason", reason + " (its supervisor was gone)"},
                   {"orphan", true}});
 }
 
@@ -197,12 +200,21 @@ void Daemon::on_reply(CommandToken token, const nlohmann::json& reply) {
   if (p.fan_out != 0) {
     auto f = fan_outs_.find(p.fan_out);
     if (f == fan_outs_.end()) return;
-    if (!ok && f->second.first_error.is_null()) f->second.first_error = reply.at("error");
-    if (--f->second.waiting > 0) return;
-    FanOut done = std::move(f->second);
+    FanOut& group = f->second;
+    const std::string owner = p.extra.value("owner", "");
+    const std::string code = ok ? "" : reply["error"].value("code", "");
+    if (ok) {
+      group.acted_on.push_back(owner);
+    } else if (owner == group.target || (code != "not_running" && code != "shutting_down")) {
+      if (group.first_error.is_null()) group.first_error = reply.at("error");
+    }
+    if (--group.waiting > 0) return;
+    FanOut done = std::move(group);
     fan_outs_.erase(f);
     if (done.first_error.is_null()) {
-      server_->send(done.client, {{"id", done.request_id}, {"ok", true}, {"result", p.extra}});
+      std::sort(done.acted_on.begin(), done.acted_on.end());
+      done.result["supervisors"] = done.acted_on;
+      server_->send(done.client, {{"id", done.request_id}, {"ok", true}, {"result", done.result}});
     } else {
       server_->send(done.client,
                     {{"id", done.request_id}, {"ok", false}, {"error", done.first_error}});

@@ -46,8 +46,9 @@ struct DaemonOptions {
   Config config;
   std::string socket_path;
   std::string state_dir;
-  std::string self_exe;  // started again with --node for every sub-supervisor
-  ConfigContext lookup;  // where `add` looks up commands (as the config does)
+  std::string config_path;  // -c FILE, read again by reload; empty: the built-in demo
+  std::string self_exe;     // started again with --node for every sub-supervisor
+  ConfigContext lookup;     // where `add` looks up commands (as the config does)
   bool foreground = false;
   int ready_fd = -1;         // background mode: "ok\n" or the error, once booted
   ServiceNotifier notifier;  // READY=1 once booted, STOPPING=1
@@ -76,6 +77,9 @@ class Daemon {
     nlohmann::json request_id;
     int waiting = 0;
     nlohmann::json first_error;
+    std::string target;                 // errors from supervisors below it that are
+    std::vector<std::string> acted_on;  // down (not_running, shutting_down) are expected
+    nlohmann::json result = nlohmann::json::object();  // sent with "supervisors" when done
   };
   struct Follower {
     ClientId client;
@@ -91,7 +95,7 @@ class Daemon {
   void on_record(nlohmann::ordered_json fields);
   void on_reply(CommandToken token, const nlohmann::json& reply);
   void on_booted();
-  void on_orphan(int pid, ExitStatus status);
+  void on_orphan(int pid, const std::string& reason);
   void finish(const ExitAction& e);
   void append_history(nlohmann::ordered_json fields);
 
@@ -103,6 +107,8 @@ class Daemon {
   void handle_info(ClientId client, const nlohmann::json& req);
   void handle_stats(ClientId client, const nlohmann::json& req);
   void handle_shutdown(ClientId client, const nlohmann::json& req);
+  // Live reload (SIGHUP: client 0, errors to stderr).
+  void handle_reload(ClientId client, const nlohmann::json& req);
   void send_command(ClientId client, const nlohmann::json& id, nlohmann::json command,
                     nlohmann::json extra, std::uint64_t fan_out = 0);
   // Resolves req["path"] in the mirror; on failure sends the error itself.

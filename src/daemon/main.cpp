@@ -139,6 +139,7 @@ int main(int argc, char** argv) {
   options.foreground = foreground;
   options.notifier = ServiceNotifier::from_environment();
   options.self_exe = self_exe_path();
+  options.config_path = config_path.empty() ? "" : absolute(config_path);
   options.lookup.self_dir = self_exe_dir();
   if (const char* p = std::getenv("PATH")) options.lookup.path_env = p;
   if (!foreground) options.ready_fd = daemonize();

@@ -84,6 +84,9 @@ int run_node_process(const std::string& self_exe) {
   };
   out.state = [&](nlohmann::json s) { send_up({{"t", "state"}, {"s", s}}); };
   out.booted = [&] { send_up({{"t", "booted"}}); };
+  out.orphan_reaped = [&](int pid, const std::string& reason) {
+    send_up({{"t", "orphan"}, {"pid", pid}, {"reason", reason}});
+  };
   out.exited = [&](const ExitAction& e) {
     switch (e.kind) {
       case ExitAction::Kind::normal:

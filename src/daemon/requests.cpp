@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <limits>
 
 #include "config/executable_lookup.h"
@@ -12,6 +13,7 @@
 #include "otpsup/history_format.h"
 #include "otpsup/history_reader.h"
 #include "otpsup/protocol.h"
+#include "otpsup/reload_plan.h"
 #include "otpsup/restart_stats.h"
 #include "otpsup/spec_json.h"
 
@@ -59,12 +61,15 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
   } else if (cmd == "shutdown") {
     handle_shutdown(client, req);
   } else if (cmd == "start" || cmd == "stop" || cmd == "restart" || cmd == "remove" ||
-             cmd == "kill" || cmd == "pause" || cmd == "resume" || cmd == "add") {
+             cmd == "kill" || cmd == "pause" || cmd == "resume" || cmd == "add" ||
+             cmd == "reload") {
     if (stopping_ || root_->core().ending()) {
       server_->send_error(client, id, protocol::kShuttingDown, "the daemon is shutting down");
       return;
     }
-    if (cmd == "add") {
+    if (cmd == "reload") {
+      handle_reload(client, req);
+    } else if (cmd == "add") {
       handle_add(client, req);
     } else {
       handle_tree_command(client, req, cmd);
@@ -136,11 +141,13 @@ void Daemon::handle_tree_command(ClientId client, const nlohmann::json& req,
         cmd == "resume" ? "resume" : (req.value("stop", false) ? "pause_stop" : "pause");
     std::vector<std::string> owners{*target};
     if (req.value("recursive", false)) owners = mirror_.supervisors_under(*target);
-    extra["supervisors"] = owners;
+    // Deepest first: a pause reaches the supervisors below before their
+    // parent acts (and, with --stop, stops them).
+    std::reverse(owners.begin(), owners.end());
     const std::uint64_t group = ++next_fan_out_;
-    fan_outs_[group] = {client, id, static_cast<int>(owners.size()), nullptr};
+    fan_outs_[group] = {client, id, static_cast<int>(owners.size()), nullptr, *target, {}, {}};
     for (const std::string& owner : owners) {
-      send_command(client, id, {{"owner", owner}, {"kind", kind}}, extra, group);
+      send_command(client, id, {{"owner", owner}, {"kind", kind}}, {{"owner", owner}}, group);
     }
     return;
   }
@@ -231,6 +238,64 @@ void Daemon::handle_add(ClientId client, const nlohmann::json& req) {
                {{"path", *target + "/" + spec.id}});
 }
 
+// Reads the configuration file again, validates all of it (a bad file changes
+// nothing and the errors go back to the caller), then has every supervisor
+// that exists in both trees apply its part (core Command::reconfigure).
+void Daemon::handle_reload(ClientId client, const nlohmann::json& req) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  auto refuse = [&](std::string_view code, const std::string& message) {
+    if (client == 0) std::fprintf(stderr, "otpsupd: reload: %s\n", message.c_str());
+    server_->send_error(client, id, code, message);
+  };
+  if (options_.config_path.empty()) {
+    return refuse(protocol::kRefused,
+                  "otpsupd runs the built-in demo tree; start it with -c FILE to reload");
+  }
+  if (stopping_ || root_->core().ending()) {
+    return refuse(protocol::kShuttingDown, "the daemon is shutting down");
+  }
+  ConfigLoad next = load_config_file(options_.config_path, options_.lookup);
+  if (!next.ok()) {
+    std::string message = "the configuration was not reloaded; nothing changed:";
+    for (const ConfigError& e : next.errors) message += "\n" + e.to_string();
+    return refuse("invalid_config", message);
+  }
+  const std::vector<ReloadChange> plan =
+      plan_reload(options_.config.supervisors, next.config->supervisors);
+  nlohmann::json changes = to_json(plan);
+  if (!(next.config->daemon == options_.config.daemon)) {
+    changes.push_back({{"path", "daemon"},
+                       {"action", "none"},
+                       {"detail", "[daemon] settings take effect at the next start"}});
+  }
+  if (req.value("dry_run", false)) {
+    server_->send(client, ok_reply(id, {{"changes", changes}, {"dry_run", true}}));
+    return;
+  }
+  append_history({{"sup", "root"},
+                  {"event", "config_reloaded"},
+                  {"config", options_.config_path},
+                  {"changes", changes}});
+  const std::vector<std::string> owners =
+      common_supervisor_paths(options_.config.supervisors, next.config->supervisors);
+  options_.config.supervisors = next.config->supervisors;
+  mirror_.reconcile(options_.config.supervisors);
+  const nlohmann::json library = to_json(options_.config.supervisors);
+  const std::uint64_t group = ++next_fan_out_;
+  FanOut fan{client, id, static_cast<int>(owners.size()), nullptr, "root", {}, {}};
+  fan.result["changes"] = changes;
+  fan_outs_[group] = std::move(fan);
+  for (const std::string& owner : owners) {
+    const std::string name = owner.substr(owner.rfind('/') + 1);
+    send_command(client, id,
+                 {{"owner", owner},
+                  {"kind", "reconfigure"},
+                  {"new_spec", to_json(options_.config.supervisors.at(name))},
+                  {"library", library}},
+                 {{"owner", owner}}, group);
+  }
+}
+
 void Daemon::handle_status(ClientId client, const nlohmann::json& req) {
   const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
   std::string path = "root";
@@ -282,7 +347,6 @@ void Daemon::handle_stats(ClientId client, const nlohmann::json& req) {
   }
   HistoryFilter filter;
   filter.path = path;
-  filter.since_timestamp = format_record_timestamp(std::chrono::system_clock::now() - window);
   std::vector<HistoryRecord> records;
   Status s = read_history_tail(
       history_files(options_.state_dir), std::numeric_limits<std::size_t>::max(),

@@ -24,10 +24,16 @@ nlohmann::json error_reply(const std::string& code, const std::string& message) 
 
 Command::Kind command_kind(const std::string& kind) {
   using K = Command::Kind;
-  static const std::map<std::string, K> kinds{
-      {"start", K::start},           {"stop", K::stop},     {"restart", K::restart},
-      {"remove", K::remove},         {"kill", K::kill},     {"pause", K::pause},
-      {"pause_stop", K::pause_stop}, {"resume", K::resume}, {"add", K::add}};
+  static const std::map<std::string, K> kinds{{"start", K::start},
+                                              {"stop", K::stop},
+                                              {"restart", K::restart},
+                                              {"remove", K::remove},
+                                              {"kill", K::kill},
+                                              {"pause", K::pause},
+                                              {"pause_stop", K::pause_stop},
+                                              {"resume", K::resume},
+                                              {"add", K::add},
+                                              {"reconfigure", K::reconfigure}};
   auto it = kinds.find(kind);
   if (it == kinds.end()) throw std::invalid_argument("unknown command kind '" + kind + "'");
   return it->second;
@@ -115,7 +121,7 @@ void SupervisorNode::on_child_exited(int pid, ExitStatus status) {
     }
   }
   if (!core_->on_child_exited(pid, status, now)) {
-    if (out_.orphan_reaped) out_.orphan_reaped(pid, status);
+    if (out_.orphan_reaped) out_.orphan_reaped(pid, describe(status));
     return;
   }
   pump();
@@ -173,8 +179,9 @@ void SupervisorNode::execute(Action& action) {
       }
     }
     if (!r->child.empty()) {
-      if (const Child* c = core_->find(r->child); c != nullptr && c->spec.is_supervisor) {
-        fields["kind"] = "supervisor";
+      if (const Child* c = core_->find(r->child); c != nullptr) {
+        if (c->spec.is_supervisor) fields["kind"] = "supervisor";
+        if (r->event == "added") fields["restart"] = to_string(c->spec.restart);
       }
     }
     if (out_.record) out_.record(std::move(fields));
@@ -256,6 +263,8 @@ void SupervisorNode::on_node_message(const std::string& id, const nlohmann::json
     const CommandToken token = m.value("token", CommandToken{0});
     if (it != nodes_.end()) it->second.routed.erase(token);
     if (out_.reply) out_.reply(token, m.at("reply"));
+  } else if (type == "orphan") {
+    if (out_.orphan_reaped) out_.orphan_reaped(m.value("pid", 0), m.value("reason", ""));
   } else if (type == "boot_failed") {
     if (it != nodes_.end()) it->second.boot_failure = m.value("reason", "boot failed");
   } else if (type == "booted") {
@@ -285,6 +294,11 @@ void SupervisorNode::route(const nlohmann::json& command) {
       cmd.signal = command.value("signal", 15);
       cmd.token = token;
       if (command.contains("spec")) cmd.spec = child_spec_from_json(command["spec"]);
+      if (command.contains("new_spec")) {
+        cmd.new_spec = supervisor_spec_from_json(command["new_spec"]);
+        // New sub-supervisors start from the new configuration.
+        if (command.contains("library")) library_ = library_from_json(command["library"]);
+      }
     } catch (const std::exception& e) {
       reply_error(token, "bad_request", e.what());
       return;

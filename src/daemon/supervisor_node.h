@@ -52,7 +52,8 @@ class SupervisorNode {
     std::function<void(const ExitAction&)> exited;
     // A process reaped here that is not a child of this supervisor (an
     // orphan re-parented to us as subreaper).
-    std::function<void(int pid, ExitStatus)> orphan_reaped;
+    // Nodes pass these up, so the root can name the process from its mirror.
+    std::function<void(int pid, const std::string& reason)> orphan_reaped;
   };
 
   // REQUIRES: every supervisor child of `spec` (and below) is in `library`.

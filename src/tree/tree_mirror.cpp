@@ -1,5 +1,7 @@
 #include "otpsup/tree_mirror.h"
 
+#include <algorithm>
+
 #include "otpsup/duration.h"
 
 namespace otpsup {
@@ -54,6 +56,44 @@ void TreeMirror::add_node(const std::string& parent, const std::string& name, bo
     return;
   }
   nodes_[path] = n;
+}
+
+void TreeMirror::reconcile(const std::map<std::string, SupervisorSpec>& library) {
+  if (library.count("root")) reconcile_node(library, "root", "root");
+}
+
+void TreeMirror::reconcile_node(const std::map<std::string, SupervisorSpec>& library,
+                                const std::string& name, const std::string& path) {
+  auto spec = library.find(name);
+  auto self = nodes_.find(path);
+  if (spec == library.end() || self == nodes_.end()) return;
+  self->second.strategy = to_string(spec->second.strategy);
+  self->second.intensity = spec->second.intensity;
+  self->second.period = spec->second.period;
+  std::vector<std::string> order;
+  for (const ChildSpec& c : spec->second.children) {
+    const std::string child_path = path + "/" + c.id;
+    if (!nodes_.count(child_path)) {
+      MirrorNode n;
+      n.path = child_path;
+      n.name = c.id;
+      n.supervisor = c.is_supervisor;
+      nodes_[child_path] = n;
+      if (c.is_supervisor) {
+        // A new sub-supervisor: its own configured children, all down.
+        nodes_.at(child_path).children.clear();
+      }
+    }
+    nodes_.at(child_path).restart = to_string(c.restart);
+    order.push_back(c.id);
+  }
+  for (const std::string& existing : nodes_.at(path).children) {
+    if (std::find(order.begin(), order.end(), existing) == order.end()) order.push_back(existing);
+  }
+  nodes_.at(path).children = order;
+  for (const ChildSpec& c : spec->second.children) {
+    if (c.is_supervisor) reconcile_node(library, c.id, path + "/" + c.id);
+  }
 }
 
 const MirrorNode* TreeMirror::find(const std::string& path) const {
@@ -147,6 +187,7 @@ std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::json& reco
       n.path = path;
       n.name = child;
       n.supervisor = record.value("kind", "") == "supervisor";
+      n.restart = record.value("restart", "permanent");
       n.added = true;
       nodes_.at(sup).children.push_back(child);
       nodes_[path] = n;

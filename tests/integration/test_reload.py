@@ -1,0 +1,79 @@
+"""Live reload: validate first, then apply only the difference."""
+import os
+import signal
+import unittest
+
+from otpsup_harness import COUNTER, DaemonTestCase, alive
+from test_trees import supervisor, tree_config, walk, worker
+
+
+def pids(d):
+    return {n["path"]: n["pid"] for n in walk(d.status_json())}
+
+
+class Reload(DaemonTestCase):
+    BEFORE = [supervisor("root", ["sub", "keep", "gone"]), supervisor("sub", ["s1", "s2"]),
+              worker("s1"), worker("s2"), worker("keep"), worker("gone"), worker("changed")]
+
+    def rewrite(self, d, sections):
+        with open(d.config_path, "w") as f:
+            f.write(tree_config(sections))
+
+    def test_reload_adds_removes_and_changes_children_leaving_the_rest_alone(self):
+        d = self.daemon(tree_config(self.BEFORE))
+        before = pids(d)
+        self.rewrite(d, [supervisor("root", ["sub", "keep", "new"], intensity=5),
+                         supervisor("sub", ["s1", "s2", "s3"]),
+                         worker("s1"), worker("s2", "--start", "7"), worker("s3"),
+                         worker("keep"), worker("new")])
+        plan = d.ctl("reload", "--dry-run", "--json").stdout
+        self.assertIn("root/gone", plan)
+        self.assertEqual(pids(d), before)  # a dry run changes nothing
+        d.ctl("reload")
+        after = pids(d)
+        for kept in ("root/sub", "root/sub/s1", "root/keep"):
+            self.assertEqual(after[kept], before[kept], kept)
+        self.assertNotEqual(after["root/sub/s2"], before["root/sub/s2"])
+        self.assertFalse(alive(before["root/sub/s2"]))
+        self.assertFalse(alive(before["root/gone"]))
+        self.assertNotIn("root/gone", after)
+        self.assertTrue(alive(after["root/new"]))
+        self.assertTrue(alive(after["root/sub/s3"]))
+        self.assertEqual([c["name"] for c in d.status_json()["children"]], ["sub", "keep", "new"])
+        self.assertEqual(d.status_json()["intensity"], 5)
+        rec = [r for r in d.history() if r["event"] == "config_reloaded"]
+        self.assertEqual(len(rec), 1)
+        actions = {(c["path"], c["action"]) for c in rec[0]["changes"]}
+        self.assertTrue({("root/gone", "stop"), ("root/new", "start"), ("root/sub/s2", "restart"),
+                         ("root/sub/s3", "start"), ("root", "update")} <= actions, actions)
+
+    def test_an_invalid_file_changes_nothing_and_the_error_goes_to_the_caller(self):
+        d = self.daemon(tree_config(self.BEFORE))
+        before = pids(d)
+        with open(d.config_path, "a") as f:
+            f.write("\n[worker.broken]\ncomand = [\"x\"]\n")
+        p = d.ctl("reload", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("comand", p.stderr)
+        self.assertIn("nothing changed", p.stderr)
+        self.assertEqual(pids(d), before)
+        self.assertEqual([r for r in d.history() if r["event"] == "config_reloaded"], [])
+
+    def test_sighup_reloads(self):
+        d = self.daemon(tree_config(self.BEFORE))
+        self.rewrite(d, [supervisor("root", ["sub", "keep"]), supervisor("sub", ["s1", "s2"]),
+                         worker("s1"), worker("s2"), worker("keep")])
+        h = d.follow()
+        d.proc.send_signal(signal.SIGHUP)
+        h.wait_for("config_reloaded")
+        h.wait_for("removed", "gone")
+
+    def test_the_built_in_demo_cannot_be_reloaded(self):
+        d = self.daemon()
+        p = d.ctl("reload", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("-c FILE", p.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
