@@ -54,6 +54,13 @@ class TreeMirror {
   // appear (down until their records arrive), children take the new start
   // order; nodes that left stay until their "removed" record.
   void reconcile(const std::map<std::string, SupervisorSpec>& library);
+  // A sub-supervisor about to be added at run time under `parent` (a
+  // sandbox): its configured structure, all down, marked added.
+  void register_added_supervisor(const std::string& parent, const SupervisorSpec& spec,
+                                 const std::map<std::string, SupervisorSpec>& library);
+  void set_restarts(const std::string& path, int restarts);
+  // Drops a node and everything below it (an add that was refused).
+  void forget(const std::string& path) { erase_subtree(path); }
   void apply_state(const nlohmann::json& state);
 
   const MirrorNode* find(const std::string& path) const;

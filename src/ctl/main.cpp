@@ -546,6 +546,46 @@ int kill_command(const GlobalOptions& global, const std::string& path, int signa
   return kExitOk;
 }
 
+// sandbox ACTION: one request; human output per action.
+int sandbox_command(const GlobalOptions& global, json message, bool json_output) {
+  const std::string action = message.value("action", "");
+  const bool read_only = action == "list" || action == "info";
+  json result;
+  if (int rc =
+          request(global, message,
+                  read_only ? std::optional<Duration>(Duration{10000}) : std::nullopt, &result)) {
+    return rc;
+  }
+  if (json_output) {
+    std::cout << result.dump(2) << std::endl;
+    return kExitOk;
+  }
+  const std::string id = message.value("sandbox_id", "");
+  if (action == "list") {
+    const json list = result.value("sandboxes", json::array());
+    if (list.empty()) std::cout << "no sandboxes\n";
+    for (const json& box : list) {
+      std::cout << string_or(box, "id", "?") << "  " << string_or(box, "path", "?") << "  "
+                << string_or(box, "state", "?") << "  pid " << box.value("pid", 0) << "  "
+                << string_or(box, "strategy", "?") << "  intensity "
+                << box.value("restarts_in_period", 0) << "/" << box.value("intensity", 0)
+                << "  restarts " << box.value("restarts", 0) << "  template "
+                << string_or(box, "template", "?") << "\n";
+    }
+  } else if (action == "info") {
+    std::cout << render_status_tree(nlohmann::ordered_json(result));
+    std::cout << "template " << string_or(result, "template", "?") << ", options "
+              << result.value("options", json::object()).dump() << "\n";
+  } else if (action == "destroy") {
+    std::cout << "destroyed sandbox " << id << "\n";
+  } else {
+    std::cout << (action == "create" ? "created" : "restarted") << " sandbox " << id << " at "
+              << string_or(result, "path", "?") << pid_text(result) << "\n";
+  }
+  std::cout.flush();
+  return kExitOk;
+}
+
 // reload [--dry-run]: prints the plan (what starts, stops, restarts, updates).
 int reload_command(const GlobalOptions& global, bool dry_run, bool json_output) {
   json message = {{"cmd", "reload"}};
@@ -795,6 +835,51 @@ int run(int argc, char** argv) {
 
   add_command("shutdown", "Stop the whole tree, then otpsupd",
               [&] { return shutdown_command(global); });
+
+  // sandbox create|destroy|restart|list|info
+  CLI::App* sandbox = app.add_subcommand(
+      "sandbox", "Sandboxes: copies of a configured subtree under the dynamic supervisor");
+  sandbox->require_subcommand(1);
+  std::string sandbox_id, sandbox_template, sandbox_strategy, sandbox_period, sandbox_under;
+  int sandbox_intensity = -1;
+  auto sandbox_message = [&](const std::string& action) {
+    json m = {{"cmd", "sandbox"}, {"action", action}};
+    if (!sandbox_id.empty()) m["sandbox_id"] = sandbox_id;
+    if (!sandbox_template.empty()) m["template"] = sandbox_template;
+    if (!sandbox_strategy.empty()) m["strategy"] = sandbox_strategy;
+    if (!sandbox_period.empty()) m["period"] = sandbox_period;
+    if (!sandbox_under.empty()) m["under"] = sandbox_under;
+    if (sandbox_intensity >= 0) m["intensity"] = sandbox_intensity;
+    return m;
+  };
+  auto sandbox_action = [&](const std::string& name, const std::string& description, bool takes_id,
+                            bool takes_options) {
+    CLI::App* sub = sandbox->add_subcommand(name, description);
+    commands.emplace_back(
+        sub, [&, name] { return sandbox_command(global, sandbox_message(name), json_output); });
+    if (takes_id) sub->add_option("ID", sandbox_id, "The sandbox id")->required();
+    if (takes_options) {
+      sub->add_option("--template", sandbox_template, "Supervisor to copy (default demo_tracking)")
+          ->type_name("SUP");
+      sub->add_option("--strategy", sandbox_strategy, "one_for_one, one_for_all, rest_for_one")
+          ->type_name("S");
+      sub->add_option("--intensity", sandbox_intensity, "Restart intensity")
+          ->type_name("N")
+          ->check(CLI::NonNegativeNumber);
+      sub->add_option("--period", sandbox_period, "Intensity period (e.g. 5s)")
+          ->type_name("T")
+          ->check(duration_check());
+      sub->add_option("--under", sandbox_under,
+                      "Dynamic supervisor to add it to (default: the only one)")
+          ->type_name("SUP");
+    }
+    if (!takes_id || name == "info") sub->add_flag("--json", json_output, "Print JSON");
+  };
+  sandbox_action("create", "Add a new sandbox (a copy of a configured subtree)", true, true);
+  sandbox_action("destroy", "Stop a sandbox and delete it", true, false);
+  sandbox_action("restart", "Destroy and create again: new pids, restart count + 1", true, true);
+  sandbox_action("list", "List the sandboxes", false, false);
+  sandbox_action("info", "Show one sandbox and its subtree", true, false);
 
   bool dry_run = false;
   CLI::App* reload =

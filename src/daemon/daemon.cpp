@@ -170,6 +170,11 @@ void Daemon::on_booted() {
 
 void Daemon::on_record(nlohmann::ordered_json fields) {
   const nlohmann::json plain = fields;
+  if (plain.value("event", "") == "removed") {
+    // A sandbox destroyed, or lost with its dynamic supervisor.
+    const std::string path = record_path(plain);
+    std::erase_if(sandboxes_, [&](const auto& entry) { return entry.second.path == path; });
+  }
   append_history(std::move(fields));
   for (nlohmann::ordered_json& extra : mirror_.apply(plain, Clock::now())) {
     on_record(std::move(extra));
@@ -197,6 +202,15 @@ void Daemon::on_reply(CommandToken token, const nlohmann::json& reply) {
   PendingReply p = std::move(it->second);
   pending_.erase(it);
   const bool ok = reply.value("ok", false);
+  if (p.then) {
+    p.then(reply);
+    return;
+  }
+  if (!ok && p.extra.is_object() && p.extra.contains("sandbox")) {
+    // A sandbox create that was refused (max_children...): forget it.
+    sandboxes_.erase(p.extra["sandbox"].get<std::string>());
+    mirror_.forget(p.extra.value("path", ""));
+  }
   if (p.fan_out != 0) {
     auto f = fan_outs_.find(p.fan_out);
     if (f == fan_outs_.end()) return;

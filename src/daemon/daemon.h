@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -71,6 +72,8 @@ class Daemon {
     nlohmann::json request_id;
     nlohmann::json extra;       // merged into the result of an ok reply
     std::uint64_t fan_out = 0;  // a share of a fan-out (pause --recursive)
+    // Instead of answering the client: continue with the reply (sandbox restart).
+    std::function<void(const nlohmann::json& reply)> then;
   };
   struct FanOut {
     ClientId client;
@@ -109,6 +112,11 @@ class Daemon {
   void handle_shutdown(ClientId client, const nlohmann::json& req);
   // Live reload (SIGHUP: client 0, errors to stderr).
   void handle_reload(ClientId client, const nlohmann::json& req);
+  // Sandboxes (sandboxes.cpp): copies of a configured subtree added under a
+  // dynamic supervisor.
+  void handle_sandbox(ClientId client, const nlohmann::json& req);
+  void create_sandbox(ClientId client, const nlohmann::json& id, const std::string& sandbox,
+                      const nlohmann::json& options, int restarts);
   void send_command(ClientId client, const nlohmann::json& id, nlohmann::json command,
                     nlohmann::json extra, std::uint64_t fan_out = 0);
   // Resolves req["path"] in the mirror; on failure sends the error itself.
@@ -135,6 +143,12 @@ class Daemon {
   std::uint64_t next_fan_out_ = 0;
   std::vector<PendingReply> shutdown_waiters_;
   std::vector<Follower> followers_;
+  struct Sandbox {
+    std::string path;  // root/demo_dynamic/ID
+    std::string template_name;
+    nlohmann::json options;  // strategy, intensity, period as given at create
+  };
+  std::map<std::string, Sandbox> sandboxes_;
   bool stopping_ = false;
   std::optional<DaemonExit> exit_;
 };

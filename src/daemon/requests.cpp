@@ -56,6 +56,12 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
     handle_history(client, req);
   } else if (cmd == "info") {
     handle_info(client, req);
+  } else if (cmd == "sandbox") {
+    if (stopping_ || root_->core().ending()) {
+      server_->send_error(client, id, protocol::kShuttingDown, "the daemon is shutting down");
+      return;
+    }
+    handle_sandbox(client, req);
   } else if (cmd == "stats") {
     handle_stats(client, req);
   } else if (cmd == "shutdown") {

@@ -294,6 +294,12 @@ void SupervisorNode::route(const nlohmann::json& command) {
       cmd.signal = command.value("signal", 15);
       cmd.token = token;
       if (command.contains("spec")) cmd.spec = child_spec_from_json(command["spec"]);
+      if (command.contains("supervisor_spec")) {
+        // A sub-supervisor added at run time (a sandbox): its spec joins the
+        // library it is started (and restarted) from.
+        SupervisorSpec sub = supervisor_spec_from_json(command["supervisor_spec"]);
+        library_[sub.name] = std::move(sub);
+      }
       if (command.contains("new_spec")) {
         cmd.new_spec = supervisor_spec_from_json(command["new_spec"]);
         // New sub-supervisors start from the new configuration.

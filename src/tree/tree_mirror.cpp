@@ -58,6 +58,22 @@ void TreeMirror::add_node(const std::string& parent, const std::string& name, bo
   nodes_[path] = n;
 }
 
+void TreeMirror::register_added_supervisor(const std::string& parent, const SupervisorSpec& spec,
+                                           const std::map<std::string, SupervisorSpec>& library) {
+  if (nodes_.count(parent) == 0 || nodes_.count(parent + "/" + spec.name) != 0) return;
+  std::map<std::string, SupervisorSpec> with_it = library;
+  with_it[spec.name] = spec;
+  ChildSpec as_child;
+  as_child.id = spec.name;
+  as_child.is_supervisor = true;
+  add_node(parent, spec.name, true, with_it, &as_child);
+  nodes_.at(parent + "/" + spec.name).added = true;
+}
+
+void TreeMirror::set_restarts(const std::string& path, int restarts) {
+  if (auto it = nodes_.find(path); it != nodes_.end()) it->second.restarts = restarts;
+}
+
 void TreeMirror::reconcile(const std::map<std::string, SupervisorSpec>& library) {
   if (library.count("root")) reconcile_node(library, "root", "root");
 }
@@ -182,7 +198,9 @@ std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::json& reco
   }
   if (child.empty()) return extra;
   if (event == "added") {
-    if (nodes_.count(path) == 0 && nodes_.count(sup) != 0) {
+    if (auto known = nodes_.find(path); known != nodes_.end()) {
+      known->second.added = true;  // registered beforehand (a sandbox)
+    } else if (nodes_.count(sup) != 0) {
       MirrorNode n;
       n.path = path;
       n.name = child;
