@@ -4,15 +4,34 @@
 //   otpsup-printer --id NAME [--interval DURATION] [--crash-after DURATION]
 //                  [--exit-code N]
 //
-// Exits 0 on SIGTERM or SIGINT; with --crash-after, exits --exit-code after
-// that long with "Intentional crash for demonstration" on stderr.
+// Exits 0 on SIGTERM or SIGINT, or when its supervisor closes the channel;
+// with --crash-after, exits --exit-code after that long with "Intentional
+// crash for demonstration" on stderr.
+//
+// With `channel = true` it is a server (otpsup/worker.h) answering:
+//   print VALUE   writes "[Printer NAME] VALUE" to stdout and flushes (a string
+//                 as is, any other JSON value as compact JSON); as a call,
+//                 replies with the number of lines printed by `print` so far
+//   count         replies with that number (ticks are not counted)
+//   $state        {"id":NAME,"print_count":N}
+// Wrong argument counts answer "bad_args".
 #include <unistd.h>
 
 #include <cstdint>
 #include <iostream>
 #include <string>
 
+#include "otpsup/worker.h"
 #include "worker_common.h"
+
+namespace {
+
+using nlohmann::json;
+using otpsup::worker::Args;
+using otpsup::worker::CallError;
+using otpsup::worker::CallResult;
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace otpsup::workers;
@@ -24,18 +43,57 @@ int main(int argc, char** argv) {
   add_worker_options(app, &options);
   if (auto status = parse_command_line(app, argc, argv)) return *status;
 
-  install_stop_handlers();
   const std::string prefix = "[Printer " + id + "] ";
-  std::cout << prefix << "started (pid " << getpid() << ")" << std::endl;
+  std::uint64_t print_count = 0;
+
+  otpsup::worker::Server server("otpsup-printer");
+  // Prints args[0]; false when args is not exactly one value.
+  auto print = [&](const Args& args) {
+    if (args.size() != 1) return false;
+    const json& value = args[0];
+    const std::string text = value.is_string()
+                                 ? value.get<std::string>()
+                                 : value.dump(-1, ' ', false, json::error_handler_t::replace);
+    std::cout << prefix << text << std::endl;
+    ++print_count;
+    return true;
+  };
+  server.on_call("print", [&](const Args& args) -> CallResult {
+    if (!print(args)) return CallError{"bad_args"};
+    return json(print_count);
+  });
+  server.on_cast("print", [&](const Args& args) {
+    if (!print(args))
+      std::cerr << prefix << "cast print " << args.dump() << ": bad_args" << std::endl;
+  });
+  server.on_call("count", [&](const Args& args) -> CallResult {
+    if (!args.empty()) return CallError{"bad_args"};
+    return json(print_count);
+  });
+  server.on_state([&] { return json{{"id", id}, {"print_count", print_count}}; });
 
   std::uint64_t ticks = 0;
-  LoopEnd end = run_worker_loop(options, [&] {
-    ++ticks;
-    std::cout << prefix << "tick " << ticks << std::endl;
-  });
-  if (!end.crashed) {
-    std::cout << prefix << "stopped after " << ticks << " ticks (" << stop_signal_name(end.signal)
-              << ")" << std::endl;
+  if (options.interval) {
+    server.on_tick(*options.interval, [&] {
+      ++ticks;
+      std::cout << prefix << "tick " << ticks << std::endl;
+    });
   }
-  return finish(options, end);
+  bool crashed = false;
+  if (options.crash_after) {
+    server.after(*options.crash_after, [&] {
+      crashed = true;
+      server.exit(finish(options, LoopEnd{.crashed = true}));
+    });
+  }
+  server.on_ready([&] { std::cout << prefix << "started (pid " << getpid() << ")" << std::endl; });
+
+  const int status = server.run();
+  if (!crashed) {
+    const std::string why = server.stop_signal() != 0 ? stop_signal_name(server.stop_signal())
+                            : status == 0             ? "channel closed"
+                                                      : "error";
+    std::cout << prefix << "stopped after " << ticks << " ticks (" << why << ")" << std::endl;
+  }
+  return status;
 }

@@ -45,6 +45,32 @@
 //                "intensity_used" (restarts in the period / intensity, a fraction)}
 //   history  {"path"?, "n"?: N, "event"?: E, "since"?: "RFC3339 or seq", "follow"?: bool}
 //            -> {"lines": ["<raw record>", ...], "corrupt": [{"file","line","reason"}]}
+//   reload   {"dry_run"?: bool}
+//            -> {"changes": [{"path","action","detail"}...], "dry_run"?: true,
+//                "supervisors"?: ["root", "root/a", ...]}
+//            reads the -c file again and validates all of it; action is "start",
+//            "stop", "restart", "update", or "none" (path "daemon": [daemon]
+//            settings take effect at the next start). With "dry_run" only the
+//            plan; otherwise a config_reloaded record, then every supervisor in
+//            both trees applies its part and the reply lists them ("supervisors").
+//            Errors: invalid_config (the file's errors in the message; nothing
+//            changed), refused (the built-in demo tree), shutting_down.
+//            SIGHUP does the same, with errors on otpsupd's stderr.
+//   sandbox  {"action": "create"|"destroy"|"restart"|"list"|"info",
+//             "sandbox_id" (all but list), "template"?: SUPERVISOR (default
+//             "demo_tracking"), "strategy"?, "intensity"?: N, "period"?: "5s",
+//             "under"?: DYNAMIC_SUPERVISOR (default: the only dynamic one)}
+//            a sandbox is a copy of a configured supervisor and its subtree,
+//            named sandbox_id, added as a child of a dynamic supervisor.
+//            create  -> {"path": "root/demo_dynamic/ID", "pid": N, "sandbox": ID,
+//                        "restarts": N}
+//            restart -> as create (removed, then created again with the same
+//                       options unless new ones are given; "under" is kept)
+//            destroy -> {"path"}
+//            list    -> {"sandboxes": [Node without "children", plus "id", "template"]}
+//            info    -> Node plus "id", "template", "options"
+//            errors already_exists, not_found, bad_request, max_children, refused,
+//            shutting_down
 //   shutdown {}                                -> {}
 //   ping     {}                                -> {"pid": N, "version": "..."}
 //
@@ -58,7 +84,9 @@
 //    "restarts_in_period":N,"paused":bool,"children":[Node...]}
 //
 // Besides the codes below, the supervisors themselves reply "already_exists"
-// and "max_children" to an add.
+// and "max_children" to an add (and to a sandbox create), the sandbox
+// requests reply "already_exists" to a create of an existing id, and reload
+// replies "invalid_config".
 #pragma once
 
 #include <cstddef>

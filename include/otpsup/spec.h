@@ -52,6 +52,9 @@ struct ChildSpec {
   std::map<std::string, std::string> env;  // added to (or replacing) the daemon's env
   bool clear_env = false;                  // start from an empty environment
   std::optional<std::string> cwd;
+  // A message channel at fd 3 (call/cast through the supervisor, traced).
+  bool channel = false;
+  int trace_size = 100;  // messages kept in the child's trace ring
 
   bool operator==(const ChildSpec&) const = default;
 };

@@ -53,6 +53,7 @@ struct StartAction {
 struct SignalAction {
   int pid = 0;
   int signal = 0;
+  bool stop = false;  // part of a stop this supervisor decided (not `kill`)
 };
 struct ArmTimerAction {
   TimerId timer = 0;

@@ -21,9 +21,9 @@ inline constexpr std::array<std::string_view, 8> kSupervisorKeys{
     "strategy",     "intensity", "period",  "children",
     "max_children", "allow_add", "restart", "shutdown"};
 
-inline constexpr std::array<std::string_view, 8> kWorkerKeys{
-    "command",           "restart", "shutdown",  "stop_signal",
-    "normal_exit_codes", "env",     "clear_env", "cwd"};
+inline constexpr std::array<std::string_view, 10> kWorkerKeys{
+    "command", "restart",   "shutdown", "stop_signal", "normal_exit_codes",
+    "env",     "clear_env", "cwd",      "channel",     "trace_size"};
 
 // The keys a section of `kind` accepts.
 std::span<const std::string_view> keys_of(SectionKind kind);

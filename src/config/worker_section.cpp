@@ -163,6 +163,12 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
       if (auto env = read_env(value, diag)) draft.spec.env = std::move(*env);
     } else if (k == "clear_env") {
       if (auto b = read_bool(value, k, diag)) draft.spec.clear_env = *b;
+    } else if (k == "channel") {
+      if (auto b = read_bool(value, k, diag)) draft.spec.channel = *b;
+    } else if (k == "trace_size") {
+      if (auto n = read_integer(value, k, 0, 100000, diag)) {
+        draft.spec.trace_size = static_cast<int>(*n);
+      }
     } else if (k == "cwd") {
       if (auto dir = read_cwd(value, diag)) draft.spec.cwd = std::move(*dir);
     } else {

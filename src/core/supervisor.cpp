@@ -240,6 +240,8 @@ void Supervisor::on_child_start_failed(const std::string& id, const std::string&
       op.to_start.clear();
       op.failed_start = id;
       break;
+    case Operation::Kind::reconfigure:
+      break;  // recorded; the other children of the reload still start
     default:
       op.to_start.clear();
       break;
@@ -441,7 +443,7 @@ void Supervisor::send_stop(Child& c) {
   c.state = ChildState::stopping;
   switch (c.spec.shutdown.kind) {
     case Shutdown::Kind::brutal_kill:
-      emit(SignalAction{c.pid, kSigKill});
+      emit(SignalAction{c.pid, kSigKill, true});
       break;
     case Shutdown::Kind::timeout: {
       emit(SignalAction{c.pid,
@@ -454,7 +456,7 @@ void Supervisor::send_stop(Child& c) {
       break;
     }
     case Shutdown::Kind::infinity:
-      emit(SignalAction{c.pid, c.spec.stop_signal});
+      emit(SignalAction{c.pid, c.spec.stop_signal, true});
       emit(SignalAction{c.pid, kSigCont});
       break;
   }

@@ -182,7 +182,8 @@ void Daemon::on_record(nlohmann::ordered_json fields) {
 }
 
 // A process of the tree whose supervisor died before it (kill -9 of a node):
-// re-parented to the root as subreaper and reaped here. Named from the mirror.
+// re-parented to the nearest living supervisor (every one is a subreaper),
+// reaped there and reported up to here. Named from the mirror.
 void Daemon::on_orphan(int pid, const std::string& reason) {
   auto path = mirror_.path_of_pid(pid);
   if (!path) return;

@@ -70,14 +70,58 @@ void LineChannel::on_bytes(const char* data, std::size_t n) {
   for (;;) {
     const auto nl = inbox_.find('\n', start);
     if (nl == std::string::npos) break;
+    if (skipping_) {  // the end of a line already reported as too long
+      skipping_ = false;
+      start = nl + 1;
+      continue;
+    }
     nlohmann::json message =
         nlohmann::json::parse(inbox_.begin() + static_cast<std::ptrdiff_t>(start),
                               inbox_.begin() + static_cast<std::ptrdiff_t>(nl), nullptr, false);
+    const std::size_t length = nl - start;
     start = nl + 1;
-    if (!message.is_discarded() && on_message_) on_message_(message);
+    if (message.is_discarded() || !message.is_object()) {
+      if (on_garbage_ && length > 0) on_garbage_("not a JSON object", length);
+    } else if (on_message_) {
+      on_message_(message);
+    }
     if (!open_) return;
   }
   inbox_.erase(0, start);
+  if (inbox_.size() > max_line_) {
+    if (on_garbage_ && !skipping_) on_garbage_("line longer than the limit", inbox_.size());
+    skipping_ = true;
+    inbox_.clear();
+  }
+}
+
+namespace {
+struct QueuedWrite {
+  uv_write_t req{};
+  std::string data;
+};
+}  // namespace
+
+Status LineChannel::send_nonblocking(const nlohmann::json& message, std::size_t max_queued) {
+  if (!open_) return Status::error("channel closed");
+  auto* stream = reinterpret_cast<uv_stream_t*>(&handle_->pipe);
+  std::string line = message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  line.push_back('\n');
+  if (uv_stream_get_write_queue_size(stream) + line.size() > max_queued) {
+    return Status::error("the worker is not reading its channel (" +
+                         std::to_string(uv_stream_get_write_queue_size(stream)) +
+                         " bytes waiting)");
+  }
+  auto w = std::make_unique<QueuedWrite>();
+  w->data = std::move(line);
+  w->req.data = w.get();
+  uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+  const int rc = uv_write(&w->req, stream, &buf, 1, [](uv_write_t* req, int) {
+    std::unique_ptr<QueuedWrite> done(static_cast<QueuedWrite*>(req->data));
+  });
+  if (rc != 0) return Status::error(std::string("write: ") + uv_strerror(rc));
+  (void)w.release();  // owned by the write callback
+  return Status::ok_status();
 }
 
 Status LineChannel::send(const nlohmann::json& message) {

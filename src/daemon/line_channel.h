@@ -26,6 +26,9 @@ class LineChannel {
  public:
   using MessageHandler = std::function<void(const nlohmann::json&)>;
   using ClosedHandler = std::function<void()>;
+  // A line that is not a JSON object, or longer than max_line_bytes (then
+  // dropped up to its newline): what was wrong and how many bytes.
+  using GarbageHandler = std::function<void(const std::string& what, std::size_t bytes)>;
 
   // Takes ownership of `fd` (a connected stream socket).
   LineChannel(uv_loop_t* loop, UniqueFd fd, MessageHandler on_message, ClosedHandler on_closed);
@@ -39,6 +42,11 @@ class LineChannel {
   void drain();
   // Writes `message` + '\n' completely, or fails (peer gone).
   Status send(const nlohmann::json& message);
+  // Never blocks: writes what fits now and queues the rest on the loop; fails
+  // when more than `max_queued` bytes would wait (a peer that does not read).
+  Status send_nonblocking(const nlohmann::json& message, std::size_t max_queued);
+  void set_max_line(std::size_t bytes) { max_line_ = bytes; }
+  void on_garbage(GarbageHandler handler) { on_garbage_ = std::move(handler); }
   bool open() const { return open_; }
   // Stops reading and releases the fd; the handle is freed after the loop
   // has processed the close (the object may be destroyed right away).
@@ -54,6 +62,9 @@ class LineChannel {
   ClosedHandler on_closed_;
   std::string inbox_;
   bool open_ = true;
+  bool skipping_ = false;  // dropping the rest of an over-long line
+  std::size_t max_line_ = 16u << 20;
+  GarbageHandler on_garbage_;
 };
 
 }  // namespace otpsup

@@ -16,6 +16,8 @@ namespace otpsup {
 namespace {
 
 constexpr int kUplinkFd = 3;
+// Stopped by a SIGTERM its supervisor did not send: an abnormal exit.
+constexpr int kForeignStopExitCode = 1;
 
 // Reads the init line byte by byte (it is read once), so nothing after it is
 // consumed before libuv takes over the descriptor.
@@ -61,6 +63,8 @@ int run_node_process(const std::string& self_exe) {
   uv_loop_t loop;
   uv_loop_init(&loop);
   int exit_code = 0;
+  bool stop_requested = false;  // our supervisor said it is stopping us
+  bool foreign_signal = false;  // a SIGTERM from someone else
   std::unique_ptr<SupervisorNode> node;
   uv_signal_t sigterm{};
 
@@ -68,6 +72,7 @@ int run_node_process(const std::string& self_exe) {
       &loop, UniqueFd(kUplinkFd),
       [&](const nlohmann::json& m) {
         if (m.value("t", "") == "command" && node) node->route(m.at("c"));
+        if (m.value("t", "") == "stop") stop_requested = true;
       },
       [&] {
         if (node) node->shutdown();  // the parent is gone
@@ -90,7 +95,7 @@ int run_node_process(const std::string& self_exe) {
   out.exited = [&](const ExitAction& e) {
     switch (e.kind) {
       case ExitAction::Kind::normal:
-        exit_code = 0;
+        exit_code = foreign_signal ? kForeignStopExitCode : 0;
         break;
       case ExitAction::Kind::gave_up:
         exit_code = kSupervisorGaveUpExitCode;
@@ -107,10 +112,20 @@ int run_node_process(const std::string& self_exe) {
   node = std::make_unique<SupervisorNode>(&loop, path, std::move(spec), std::move(library),
                                           self_exe, std::move(out));
 
+  struct TermContext {
+    SupervisorNode* node;
+    bool* stop_requested;
+    bool* foreign_signal;
+  } term{node.get(), &stop_requested, &foreign_signal};
   uv_signal_init(&loop, &sigterm);
-  sigterm.data = node.get();
+  sigterm.data = &term;
   uv_signal_start(
-      &sigterm, [](uv_signal_t* h, int) { static_cast<SupervisorNode*>(h->data)->shutdown(); },
+      &sigterm,
+      [](uv_signal_t* h, int) {
+        auto* t = static_cast<TermContext*>(h->data);
+        if (!*t->stop_requested) *t->foreign_signal = true;
+        t->node->shutdown();
+      },
       SIGTERM);
   up->start();
   node->start();

@@ -4,6 +4,7 @@
 // intensity, added at run time under a dynamic supervisor. It is supervised
 // like any child: kill -9 of its node is a crash its dynamic supervisor
 // handles; it is lost when that supervisor restarts.
+#include "config/schema.h"
 #include "daemon/daemon.h"
 #include "otpsup/duration.h"
 #include "otpsup/protocol.h"
@@ -101,7 +102,7 @@ void Daemon::create_sandbox(ClientId client, const nlohmann::json& id, const std
     return error(protocol::kBadRequest,
                  "'" + name + "' names a configured supervisor; choose another sandbox id");
   }
-  if (name.find('/') != std::string::npos || name.empty()) {
+  if (!config::is_valid_name(name)) {
     return error(protocol::kBadRequest, "bad sandbox id '" + name + "'");
   }
   const std::string template_name = options.value("template", "demo_tracking");

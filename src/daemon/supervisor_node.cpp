@@ -155,6 +155,13 @@ void SupervisorNode::execute(Action& action) {
   if (auto* start = std::get_if<StartAction>(&action)) {
     start_child(start->id);
   } else if (auto* sig = std::get_if<SignalAction>(&action)) {
+    if (sig->stop) {
+      // A node told why it is signalled exits 0 (shutdown); a SIGTERM from
+      // anyone else is a crash of that supervisor, as for a worker.
+      for (auto& [id, link] : nodes_) {
+        if (link.pid == sig->pid && link.uplink) (void)link.uplink->send({{"t", "stop"}});
+      }
+    }
     // Each child leads its own process group: signal the whole group.
     if (sig->pid > 0 && ::kill(-sig->pid, sig->signal) < 0 && errno == ESRCH) {
       ::kill(sig->pid, sig->signal);
@@ -303,7 +310,10 @@ void SupervisorNode::route(const nlohmann::json& command) {
       if (command.contains("new_spec")) {
         cmd.new_spec = supervisor_spec_from_json(command["new_spec"]);
         // New sub-supervisors start from the new configuration.
-        if (command.contains("library")) library_ = library_from_json(command["library"]);
+        // Specs added at run time (sandboxes) are kept.
+        if (command.contains("library")) {
+          for (auto& [name, spec] : library_from_json(command["library"])) library_[name] = spec;
+        }
       }
     } catch (const std::exception& e) {
       reply_error(token, "bad_request", e.what());

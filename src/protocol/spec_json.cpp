@@ -53,7 +53,9 @@ nlohmann::json to_json(const ChildSpec& c) {
                    {"command", c.command},
                    {"executable", c.executable},
                    {"env", c.env},
-                   {"clear_env", c.clear_env}};
+                   {"clear_env", c.clear_env},
+                   {"channel", c.channel},
+                   {"trace_size", c.trace_size}};
   if (c.cwd) j["cwd"] = *c.cwd;
   return j;
 }
@@ -71,6 +73,8 @@ ChildSpec child_spec_from_json(const nlohmann::json& j) {
   c.executable = j.value("executable", "");
   if (j.contains("env")) c.env = j["env"].get<std::map<std::string, std::string>>();
   c.clear_env = j.value("clear_env", false);
+  c.channel = j.value("channel", false);
+  c.trace_size = j.value("trace_size", 100);
   if (j.contains("cwd")) c.cwd = j["cwd"].get<std::string>();
   return c;
 }
