@@ -174,6 +174,10 @@ class Supervisor {
   const SupervisorSpec& spec() const { return spec_; }
   const std::vector<std::unique_ptr<Child>>& children() const { return children_; }
   const Child* find(const std::string& id) const;
+  const Child* find_by_pid(int pid) const {
+    auto it = by_pid_.find(pid);
+    return it == by_pid_.end() ? nullptr : it->second;
+  }
   bool paused() const { return paused_; }
   bool finished() const { return finished_; }
   bool busy() const { return op_ != nullptr; }

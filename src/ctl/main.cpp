@@ -546,6 +546,59 @@ int kill_command(const GlobalOptions& global, const std::string& path, int signa
   return kExitOk;
 }
 
+// An argument of call/cast: JSON where it parses as JSON, else the string.
+json message_argument(const std::string& text) {
+  json value = json::parse(text, nullptr, false);
+  return value.is_discarded() ? json(text) : value;
+}
+
+// call/cast/state/trace PATH ...: a message to a worker through its supervisor.
+int message_command(const GlobalOptions& global, const std::string& cmd, const std::string& path,
+                    const std::string& name, const std::vector<std::string>& args,
+                    std::size_t lines, bool json_output) {
+  json message = {{"cmd", cmd}, {"path", path}};
+  if (cmd == "call" || cmd == "cast") {
+    message["name"] = name;
+    json list = json::array();
+    for (const std::string& a : args) list.push_back(message_argument(a));
+    message["args"] = list;
+  }
+  if (cmd == "trace") message["n"] = lines;
+  // The daemon's call timeout follows --timeout (default 5 s); we wait a bit longer.
+  Duration call_timeout = Duration{5000};
+  if (global.timeout && global.timeout->count() > 0) call_timeout = *global.timeout;
+  if (cmd == "call" || cmd == "state") message["timeout_ms"] = call_timeout.count();
+  json result;
+  if (int rc = request(global, message, call_timeout + Duration{5000}, &result)) return rc;
+  if (cmd == "cast") {
+    if (!json_output) std::cout << "sent " << name << " to " << path << std::endl;
+    return kExitOk;
+  }
+  if (cmd == "trace") {
+    if (json_output) {
+      std::cout << result.dump(2) << std::endl;
+      return kExitOk;
+    }
+    for (const json& e : result.value("entries", json::array())) {
+      std::cout << string_or(e, "ts", "?") << "  " << string_or(e, "dir", "?") << "  "
+                << string_or(e, "kind", "?") << "  " << e.value("size", 0) << "B  "
+                << string_or(e, "payload", "") << "\n";
+    }
+    const json counts = result.value("counts", json::object());
+    std::cout << "messages: in " << counts.value("in", 0) << ", out " << counts.value("out", 0)
+              << ", garbage " << counts.value("garbage", 0) << ", late replies "
+              << counts.value("late_replies", 0) << std::endl;
+    return kExitOk;
+  }
+  const json reply = result.contains("reply") ? result["reply"] : json(nullptr);
+  if (json_output || !reply.is_string()) {
+    std::cout << reply.dump(json_output ? 2 : -1) << std::endl;
+  } else {
+    std::cout << reply.get<std::string>() << std::endl;
+  }
+  return kExitOk;
+}
+
 // sandbox ACTION: one request; human output per action.
 int sandbox_command(const GlobalOptions& global, json message, bool json_output) {
   const std::string action = message.value("action", "");
@@ -835,6 +888,36 @@ int run(int argc, char** argv) {
 
   add_command("shutdown", "Stop the whole tree, then otpsupd",
               [&] { return shutdown_command(global); });
+
+  // Messages to workers.
+  std::string message_name;
+  std::vector<std::string> message_args;
+  std::size_t trace_lines = 0;
+  for (const std::string cmd : {"call", "cast"}) {
+    CLI::App* m = add_command(cmd,
+                              cmd == "call" ? "Send a call to a worker and print its reply"
+                                            : "Send a cast to a worker (no reply)",
+                              [&, cmd] {
+                                return message_command(global, cmd, path, message_name,
+                                                       message_args, 0, json_output);
+                              });
+    add_path(m, &path, node_path)->required();
+    m->add_option("NAME", message_name, "Message name (e.g. increment)")->required();
+    m->add_option("ARGS", message_args, "Arguments: JSON where they parse as JSON, else strings");
+    m->add_flag("--json", json_output, "Print the reply as JSON");
+  }
+  CLI::App* state = add_command("state", "Show a worker's state (the reserved call $state)", [&] {
+    return message_command(global, "state", path, "", {}, 0, json_output);
+  });
+  add_path(state, &path, node_path)->required();
+  state->add_flag("--json", json_output, "Print the state as JSON");
+  CLI::App* trace = add_command(
+      "trace", "Show the messages in and out of a worker (its supervisor's trace ring)",
+      [&] { return message_command(global, "trace", path, "", {}, trace_lines, json_output); });
+  add_path(trace, &path, node_path)->required();
+  trace->add_option("-n,--lines", trace_lines, "Show the last N messages (0 = all)")
+      ->type_name("N");
+  trace->add_flag("--json", json_output, "Print the ring as JSON");
 
   // sandbox create|destroy|restart|list|info
   CLI::App* sandbox = app.add_subcommand(

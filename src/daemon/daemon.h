@@ -107,6 +107,8 @@ class Daemon {
   void handle_history(ClientId client, const nlohmann::json& req);
   void handle_tree_command(ClientId client, const nlohmann::json& req, const std::string& cmd);
   void handle_add(ClientId client, const nlohmann::json& req);
+  // call, cast, state, trace: messages to a worker, routed to its supervisor.
+  void handle_message(ClientId client, const nlohmann::json& req, const std::string& cmd);
   void handle_info(ClientId client, const nlohmann::json& req);
   void handle_stats(ClientId client, const nlohmann::json& req);
   void handle_shutdown(ClientId client, const nlohmann::json& req);

@@ -56,6 +56,8 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
     handle_history(client, req);
   } else if (cmd == "info") {
     handle_info(client, req);
+  } else if (cmd == "call" || cmd == "cast" || cmd == "state" || cmd == "trace") {
+    handle_message(client, req, cmd);
   } else if (cmd == "sandbox") {
     if (stopping_ || root_->core().ending()) {
       server_->send_error(client, id, protocol::kShuttingDown, "the daemon is shutting down");
@@ -300,6 +302,44 @@ void Daemon::handle_reload(ClientId client, const nlohmann::json& req) {
                   {"library", library}},
                  {{"owner", owner}}, group);
   }
+}
+
+void Daemon::handle_message(ClientId client, const nlohmann::json& req, const std::string& cmd) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  std::optional<std::string> target = resolve(client, req);
+  if (!target) return;
+  const MirrorNode* node = mirror_.find(*target);
+  if (node->supervisor) {
+    server_->send_error(client, id, "not_a_server", *target + " is a supervisor, not a worker");
+    return;
+  }
+  nlohmann::json command{
+      {"owner", *target == "root" ? "root" : target->substr(0, target->rfind('/'))},
+      {"kind", cmd == "state" ? "call" : cmd},
+      {"child", target->substr(target->rfind('/') + 1)}};
+  if (cmd == "trace") {
+    command["n"] = req.value("n", 0);
+  } else {
+    if (cmd == "state") {
+      command["name"] = "$state";
+      command["args"] = nlohmann::json::array();
+    } else {
+      if (!req.contains("name") || !req["name"].is_string()) {
+        server_->send_error(client, id, protocol::kBadRequest, "missing message name");
+        return;
+      }
+      command["name"] = req["name"];
+      command["args"] =
+          req.contains("args") && req["args"].is_array() ? req["args"] : nlohmann::json::array();
+    }
+    const auto timeout = req.value("timeout_ms", 5000);
+    if (timeout <= 0) {
+      server_->send_error(client, id, protocol::kBadRequest, "timeout_ms must be > 0");
+      return;
+    }
+    command["timeout_ms"] = timeout;
+  }
+  send_command(client, id, std::move(command), {{"path", *target}});
 }
 
 void Daemon::handle_status(ClientId client, const nlohmann::json& req) {

@@ -48,7 +48,13 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
       library_(std::move(library)),
       self_exe_(std::move(self_exe)),
       out_(std::move(output)),
-      core_(std::make_unique<Supervisor>(std::move(spec))) {}
+      core_(std::make_unique<Supervisor>(std::move(spec))) {
+  channels_ = std::make_unique<WorkerChannels>(loop_, path_,
+                                               [this](CommandToken token, nlohmann::json reply) {
+                                                 if (out_.reply)
+                                                   out_.reply(token, std::move(reply));
+                                               });
+}
 
 SupervisorNode::~SupervisorNode() = default;
 
@@ -71,6 +77,7 @@ void SupervisorNode::shutdown() {
 }
 
 void SupervisorNode::close() {
+  if (channels_) channels_->close();
   for (auto& [id, link] : nodes_) {
     if (link.uplink) link.uplink->close();
   }
@@ -111,6 +118,9 @@ void SupervisorNode::on_child_exited(int pid, ExitStatus status) {
     core_->on_child_start_failed(id, reason, now);
     pump();
     return;
+  }
+  if (const Child* c = core_->find_by_pid(pid); c != nullptr && c->spec.channel) {
+    channels_->exited(c->spec.id, describe(status));
   }
   for (auto& [id, link] : nodes_) {
     if (link.pid == pid) {
@@ -191,6 +201,7 @@ void SupervisorNode::execute(Action& action) {
         if (r->event == "added") fields["restart"] = to_string(c->spec.restart);
       }
     }
+    if (r->event == "removed" && !r->child.empty()) channels_->forget(r->child);
     if (out_.record) out_.record(std::move(fields));
   } else if (auto* reply = std::get_if<ReplyAction>(&action)) {
     nlohmann::json result = nlohmann::json::object();
@@ -215,6 +226,25 @@ void SupervisorNode::start_child(const std::string& id) {
     return;
   }
   int pid = 0;
+  if (child->spec.channel) {
+    UniqueFd theirs = channels_->prepare(id, child->spec.trace_size);
+    if (!theirs) {
+      core_->on_child_start_failed(id, "socketpair for the channel failed", Clock::now());
+      return;
+    }
+    ChildSpec with_channel = child->spec;
+    with_channel.env["OTPSUP_CHANNEL_FD"] = "3";
+    Status s = spawn_worker(with_channel, path_ + "/" + id, &pid, theirs.get());
+    theirs.reset();
+    if (s.ok()) {
+      channels_->attached(id);
+      core_->on_child_started(id, pid, Clock::now());
+    } else {
+      channels_->abandoned(id);
+      core_->on_child_start_failed(id, s.message(), Clock::now());
+    }
+    return;
+  }
   Status s = spawn_worker(child->spec, path_ + "/" + id, &pid);
   if (s.ok()) {
     core_->on_child_started(id, pid, Clock::now());
@@ -293,6 +323,7 @@ void SupervisorNode::reply_error(CommandToken token, const std::string& code,
 void SupervisorNode::route(const nlohmann::json& command) {
   const CommandToken token = command.value("token", CommandToken{0});
   const std::string owner = command.value("owner", "");
+  if (owner == path_ && route_message(command)) return;
   if (owner == path_) {
     Command cmd;
     try {
@@ -341,6 +372,36 @@ void SupervisorNode::route(const nlohmann::json& command) {
     return;
   }
   it->second.routed.insert(token);
+}
+
+bool SupervisorNode::route_message(const nlohmann::json& command) {
+  const std::string kind = command.value("kind", "");
+  if (kind != "call" && kind != "cast" && kind != "trace") return false;
+  const CommandToken token = command.value("token", CommandToken{0});
+  const std::string child = command.value("child", "");
+  const Child* c = core_->find(child);
+  if (c == nullptr) {
+    reply_error(token, "not_found", "no child '" + child + "' under " + path_);
+    return true;
+  }
+  if (!c->spec.channel || !channels_->has_channel(child)) {
+    reply_error(token, "not_a_server",
+                path_ + "/" + child + " has no message channel (set channel = true)");
+    return true;
+  }
+  if (kind == "trace") {
+    const auto n = command.value("n", std::size_t{0});
+    if (out_.reply) out_.reply(token, {{"ok", true}, {"result", channels_->trace(child, n)}});
+    return true;
+  }
+  const std::string name = command.value("name", "");
+  const nlohmann::json args = command.value("args", nlohmann::json::array());
+  if (kind == "cast") {
+    channels_->cast(token, child, name, args);
+  } else {
+    channels_->call(token, child, name, args, Duration{command.value("timeout_ms", 5000)});
+  }
+  return true;
 }
 
 // --------------------------------------------------------------- timers --

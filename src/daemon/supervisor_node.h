@@ -32,6 +32,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/line_channel.h"
+#include "daemon/worker_channels.h"
 #include "otpsup/supervisor.h"
 
 namespace otpsup {
@@ -99,6 +100,8 @@ class SupervisorNode {
   void rearm_uv_timer();
   void publish_state();
   void reply_error(CommandToken token, const std::string& code, const std::string& message);
+  // call, cast, trace: messages to a worker, handled here, not by the core.
+  bool route_message(const nlohmann::json& command);
 
   uv_loop_t* loop_;
   std::string path_;
@@ -106,6 +109,7 @@ class SupervisorNode {
   std::string self_exe_;
   Output out_;
   std::unique_ptr<Supervisor> core_;
+  std::unique_ptr<WorkerChannels> channels_;
   uv_signal_t sigchld_{};
   uv_timer_t timer_{};
   bool handles_open_ = false;
