@@ -568,8 +568,11 @@ int message_command(const GlobalOptions& global, const std::string& cmd, const s
   Duration call_timeout = Duration{5000};
   if (global.timeout && global.timeout->count() > 0) call_timeout = *global.timeout;
   if (cmd == "call" || cmd == "state") message["timeout_ms"] = call_timeout.count();
+  // We wait longer than the daemon does, so its timeout error reaches us.
+  GlobalOptions waiting = global;
+  waiting.timeout = call_timeout + Duration{5000};
   json result;
-  if (int rc = request(global, message, call_timeout + Duration{5000}, &result)) return rc;
+  if (int rc = request(waiting, message, std::nullopt, &result)) return rc;
   if (cmd == "cast") {
     if (!json_output) std::cout << "sent " << name << " to " << path << std::endl;
     return kExitOk;

@@ -18,6 +18,11 @@ uv_handle_t* as_handle(Handle* h) {
   return reinterpret_cast<uv_handle_t*>(h);
 }
 
+// Messages down to a node are queued, never waited for: a node sends up with
+// blocking writes (so its records are out before it exits), and a parent that
+// also blocked could deadlock with it.
+constexpr std::size_t kMaxQueuedDown = 64u << 20;
+
 nlohmann::json error_reply(const std::string& code, const std::string& message) {
   return {{"ok", false}, {"error", {{"code", code}, {"message", message}}}};
 }
@@ -169,7 +174,7 @@ void SupervisorNode::execute(Action& action) {
       // A node told why it is signalled exits 0 (shutdown); a SIGTERM from
       // anyone else is a crash of that supervisor, as for a worker.
       for (auto& [id, link] : nodes_) {
-        if (link.pid == sig->pid && link.uplink) (void)link.uplink->send({{"t", "stop"}});
+        if (link.pid == sig->pid && link.uplink) (void)link.uplink->send_nonblocking({{"t", "stop"}}, kMaxQueuedDown);
       }
     }
     // Each child leads its own process group: signal the whole group.
@@ -281,10 +286,11 @@ void SupervisorNode::start_node(const Child& child) {
       loop_, std::move(ours), [this, id](const nlohmann::json& m) { on_node_message(id, m); },
       nullptr);
   starting_nodes_[pid] = id;
-  Status sent = link.uplink->send({{"t", "init"},
+  Status sent = link.uplink->send_nonblocking({{"t", "init"},
                                    {"path", path_ + "/" + id},
                                    {"spec", to_json(spec->second)},
-                                   {"library", to_json(library_)}});
+                                   {"library", to_json(library_)}},
+                                              kMaxQueuedDown);
   (void)sent;  // a node that cannot read its spec exits: a failed start
   link.uplink->start();
 }
@@ -366,7 +372,7 @@ void SupervisorNode::route(const nlohmann::json& command) {
     reply_error(token, "not_running", "supervisor " + path_ + "/" + next + " is not running");
     return;
   }
-  Status s = it->second.uplink->send({{"t", "command"}, {"c", command}});
+  Status s = it->second.uplink->send_nonblocking({{"t", "command"}, {"c", command}}, kMaxQueuedDown);
   if (!s.ok()) {
     reply_error(token, "not_running", "supervisor " + path_ + "/" + next + ": " + s.message());
     return;
