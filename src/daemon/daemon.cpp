@@ -9,6 +9,8 @@
 
 #include <cstdio>
 
+#include "os/private_dirs.h"
+
 namespace otpsup {
 
 namespace {
@@ -112,15 +114,7 @@ DaemonExit Daemon::run() {
 
 // One daemon per state directory: an flock held for the daemon's life.
 Status Daemon::lock_state_dir() {
-  // mkdir -p, each missing component 0700.
-  for (std::size_t slash = 1;; ++slash) {
-    slash = options_.state_dir.find('/', slash);
-    const std::string part = options_.state_dir.substr(0, slash);
-    if (!part.empty() && ::mkdir(part.c_str(), 0700) < 0 && errno != EEXIST) {
-      return Status::from_errno("create state directory", part, errno);
-    }
-    if (slash == std::string::npos) break;
-  }
+  if (Status made = make_private_dirs(options_.state_dir); !made.ok()) return made;
   const std::string path = options_.state_dir + "/otpsupd.lock";
   state_lock_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
   if (!state_lock_) return Status::from_errno("open", path, errno);

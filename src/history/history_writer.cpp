@@ -1,5 +1,7 @@
 #include "otpsup/history_writer.h"
 
+#include "os/private_dirs.h"
+
 #include <fcntl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
@@ -19,28 +21,6 @@ using history_internal::Line;
 using history_internal::ReverseLineReader;
 
 namespace {
-
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// mkdir -p with mode 0700 for every directory it creates.
-Status make_dirs(const std::string& dir) {
-  std::size_t from = 0;
-  while (from <= dir.size()) {
-    std::size_t slash = dir.find('/', from);
-    if (slash == std::string::npos) slash = dir.size();
-    const std::string prefix = dir.substr(0, slash);
-    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      const int err = errno;
-      if (!is_directory(prefix)) return Status::from_errno("history: cannot create", prefix, err);
-    }
-    from = slash + 1;
-  }
-  if (!is_directory(dir)) return Status::from_errno("history: cannot use", dir, ENOTDIR);
-  return Status::ok_status();
-}
 
 Status open_for_append(const std::string& path, UniqueFd* fd) {
   for (;;) {
@@ -145,7 +125,7 @@ std::unique_ptr<HistoryWriter> HistoryWriter::open(const HistoryOptions& options
 
   auto w = std::make_unique<HistoryWriter>(Key{}, options);
   const std::string path = w->current_path();
-  Status st = make_dirs(options.dir);
+  Status st = make_private_dirs(options.dir);
   if (st.ok()) st = open_for_append(path, &w->fd_);
   if (st.ok()) st = history_internal::file_size(w->fd_.get(), path, &w->size_);
   if (st.ok()) st = random_boot_id(&w->boot_id_);

@@ -1,5 +1,7 @@
 #include "os/child_log.h"
 
+#include "os/private_dirs.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -32,35 +34,13 @@ std::vector<char>& read_buffer() {
   return buffer;
 }
 
-bool is_directory(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 // mkdir -p of the directory part of `file`, 0700 for what it creates.
 bool make_parent_dirs(const std::string& file, std::string* error) {
   const auto last_slash = file.rfind('/');
   if (last_slash == std::string::npos || last_slash == 0) return true;
-  const std::string dir = file.substr(0, last_slash);
-  std::size_t from = 0;
-  while (from <= dir.size()) {
-    std::size_t slash = dir.find('/', from);
-    if (slash == std::string::npos) slash = dir.size();
-    const std::string prefix = dir.substr(0, slash);
-    if (!prefix.empty() && ::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) {
-      const int err = errno;
-      if (!is_directory(prefix)) {
-        *error = errno_text("mkdir", prefix, err);
-        return false;
-      }
-    }
-    from = slash + 1;
-  }
-  if (!is_directory(dir)) {
-    *error = errno_text("mkdir", dir, ENOTDIR);
-    return false;
-  }
-  return true;
+  Status s = make_private_dirs(file.substr(0, last_slash));
+  if (!s.ok()) *error = s.message();
+  return s.ok();
 }
 
 std::string rotated_name(const std::string& file, int k) {
