@@ -245,9 +245,10 @@ void ControlServer::drop(Client& c) {
 }
 
 void ControlServer::close() {
-  if (listener_) {
+  if (listener_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(listener_.get()))) {
     uv_close(reinterpret_cast<uv_handle_t*>(listener_.get()), nullptr);
-    ::unlink(path_.c_str());
+    // Only a socket we bound is ours to remove (not another daemon's).
+    if (!path_.empty()) ::unlink(path_.c_str());
   }
   std::vector<Client*> all;
   for (auto& [id, c] : clients_) all.push_back(c.get());

@@ -44,6 +44,12 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
 }
 
 Daemon::~Daemon() {
+  // After a failed start some handles are still open: close them and let the
+  // loop run their close callbacks, so nothing leaks (both calls are no-ops
+  // after a normal run).
+  server_->close();
+  root_->close();
+  uv_run(&loop_, UV_RUN_DEFAULT);
   root_.reset();
   server_.reset();
   uv_loop_close(&loop_);

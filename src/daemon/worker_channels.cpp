@@ -188,7 +188,10 @@ void WorkerChannels::on_message(const std::string& child, const nlohmann::json& 
     reply_(token, {{"ok", true}, {"result", {{"reply", m["reply"]}}}});
   } else {
     note(c, "in", "error", text);
-    const std::string message = m.value("error", std::string("error"));
+    // Whatever the worker sent as its error, it cannot hurt us: a non-string
+    // is reported as its JSON text.
+    const nlohmann::json& err = m.contains("error") ? m["error"] : nlohmann::json("error");
+    const std::string message = err.is_string() ? err.get<std::string>() : err.dump();
     const bool is_code = !message.empty() && message.find(' ') == std::string::npos;
     reply_(token, error_reply(is_code ? message : "worker_error", message));
   }
