@@ -14,6 +14,7 @@ Prints a markdown table. Leaves no process behind (everything is killed by pid).
 import argparse
 import os
 import select
+import shutil
 import signal
 import statistics
 import subprocess
@@ -121,6 +122,7 @@ def main():
             except ProcessLookupError:
                 pass
         os.close(fd)
+        shutil.rmtree(tmp, ignore_errors=True)
 
     f50 = statistics.median(floor)
     print(f"| measure | fork+exec floor | otpsupd | ratio |")
