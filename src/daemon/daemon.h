@@ -123,6 +123,7 @@ class Daemon {
                     nlohmann::json extra, std::uint64_t fan_out = 0);
   // Resolves req["path"] in the mirror; on failure sends the error itself.
   std::optional<std::string> resolve(ClientId client, const nlohmann::json& req);
+  std::optional<std::string> resolve_or_root(ClientId client, const nlohmann::json& req);
 
   void begin_shutdown(const std::string& why);
   Status lock_state_dir();

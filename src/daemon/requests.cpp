@@ -118,6 +118,12 @@ std::optional<std::string> Daemon::resolve(ClientId client, const nlohmann::json
   return matches[0];
 }
 
+// The node req["path"] names, or the root when there is no path.
+std::optional<std::string> Daemon::resolve_or_root(ClientId client, const nlohmann::json& req) {
+  if (!req.contains("path")) return std::string("root");
+  return resolve(client, req);
+}
+
 // Sends one command to the supervisor that owns it (command["owner"]),
 // through the root and the nodes on the way; the reply comes back to
 // on_reply with the token.
@@ -344,12 +350,9 @@ void Daemon::handle_message(ClientId client, const nlohmann::json& req, const st
 
 void Daemon::handle_status(ClientId client, const nlohmann::json& req) {
   const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
-  std::string path = "root";
-  if (req.contains("path")) {
-    auto r = resolve(client, req);
-    if (!r) return;
-    path = *r;
-  }
+  std::optional<std::string> resolved = resolve_or_root(client, req);
+  if (!resolved) return;
+  const std::string path = *resolved;
   nlohmann::json tree = mirror_.status(path, Clock::now());
   if (path == "root") tree["state"] = stopping_ ? "stopping" : tree["state"];
   server_->send(client, ok_reply(id, {{"tree", std::move(tree)}}));
@@ -375,12 +378,9 @@ void Daemon::handle_info(ClientId client, const nlohmann::json& req) {
 
 void Daemon::handle_stats(ClientId client, const nlohmann::json& req) {
   const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
-  std::string path = "root";
-  if (req.contains("path")) {
-    auto r = resolve(client, req);
-    if (!r) return;
-    path = *r;
-  }
+  std::optional<std::string> resolved = resolve_or_root(client, req);
+  if (!resolved) return;
+  const std::string path = *resolved;
   Duration window{60000};
   if (req.contains("window")) {
     auto w =
