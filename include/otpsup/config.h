@@ -28,6 +28,10 @@ struct DaemonSettings {
   HistorySync history_sync = HistorySync::batch;
   std::uint64_t history_max_size = 64ull << 20;  // rotate the log past this many bytes
   int history_keep = 4;                          // rotated files kept
+  // Children's output logs (STATE_DIR/logs/<path>.log): rotate past this size,
+  // keep this many rotated files.
+  std::uint64_t log_max_size = 10ull << 20;
+  int log_keep = 3;
   bool operator==(const DaemonSettings&) const = default;
 };
 

@@ -29,6 +29,11 @@ struct Shutdown {
   bool operator==(const Shutdown&) const = default;
 };
 
+// Where a worker's stdout or stderr goes (DESIGN §6): through a pipe to its
+// supervisor, into STATE_DIR/logs/<path>.log (the default); straight to the
+// supervisor's own descriptor; or to /dev/null.
+enum class OutputTarget { log, inherit, null };
+
 // Where something was written in the config file, for error messages.
 struct SourcePos {
   int line = 0;
@@ -55,6 +60,8 @@ struct ChildSpec {
   // A message channel at fd 3 (call/cast through the supervisor, traced).
   bool channel = false;
   int trace_size = 100;  // messages kept in the child's trace ring
+  OutputTarget stdout_target = OutputTarget::log;
+  OutputTarget stderr_target = OutputTarget::log;
 
   bool operator==(const ChildSpec&) const = default;
 };
@@ -75,6 +82,7 @@ struct SupervisorSpec {
 
 const char* to_string(Strategy s);
 const char* to_string(RestartType r);
+const char* to_string(OutputTarget t);
 std::string to_string(const Shutdown& s);
 
 }  // namespace otpsup

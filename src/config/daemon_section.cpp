@@ -120,6 +120,11 @@ DaemonSettings read_daemon_section(const toml::node& node, Diagnostics& diag) {
       if (auto n = read_integer(value, name, 1, std::numeric_limits<int>::max(), diag)) {
         settings.history_keep = static_cast<int>(*n);
       }
+    } else if (name == "log_max_size") {
+      if (auto size = read_byte_size(value, name, diag)) settings.log_max_size = *size;
+    } else if (name == "log_keep") {
+      if (auto n = read_integer(value, name, 0, 1000, diag))
+        settings.log_keep = static_cast<int>(*n);
     } else {
       report_unknown_key(key, SectionKind::daemon, section, diag);
     }

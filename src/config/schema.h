@@ -14,16 +14,18 @@ enum class SectionKind { daemon, supervisor, worker };
 
 inline constexpr std::array<std::string_view, 3> kTopLevelTables{"daemon", "supervisor", "worker"};
 
-inline constexpr std::array<std::string_view, 5> kDaemonKeys{"socket", "state_dir", "history_sync",
-                                                             "history_max_size", "history_keep"};
+inline constexpr std::array<std::string_view, 7> kDaemonKeys{
+    "socket",       "state_dir",    "history_sync", "history_max_size",
+    "history_keep", "log_max_size", "log_keep"};
 
 inline constexpr std::array<std::string_view, 8> kSupervisorKeys{
     "strategy",     "intensity", "period",  "children",
     "max_children", "allow_add", "restart", "shutdown"};
 
-inline constexpr std::array<std::string_view, 10> kWorkerKeys{
-    "command", "restart",   "shutdown", "stop_signal", "normal_exit_codes",
-    "env",     "clear_env", "cwd",      "channel",     "trace_size"};
+inline constexpr std::array<std::string_view, 12> kWorkerKeys{
+    "command",           "restart",    "shutdown",  "stop_signal",
+    "normal_exit_codes", "env",        "clear_env", "cwd",
+    "channel",           "trace_size", "stdout",    "stderr"};
 
 // The keys a section of `kind` accepts.
 std::span<const std::string_view> keys_of(SectionKind kind);

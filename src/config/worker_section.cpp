@@ -169,6 +169,13 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
       if (auto n = read_integer(value, k, 0, 100000, diag)) {
         draft.spec.trace_size = static_cast<int>(*n);
       }
+    } else if (k == "stdout" || k == "stderr") {
+      constexpr std::array<std::string_view, 3> kNames{"log", "inherit", "null"};
+      constexpr std::array<OutputTarget, 3> kValues{OutputTarget::log, OutputTarget::inherit,
+                                                    OutputTarget::null};
+      if (auto i = read_choice(value, k, kNames, diag)) {
+        (k == "stdout" ? draft.spec.stdout_target : draft.spec.stderr_target) = kValues[*i];
+      }
     } else if (k == "cwd") {
       if (auto dir = read_cwd(value, diag)) draft.spec.cwd = std::move(*dir);
     } else {

@@ -31,6 +31,18 @@ const char* to_string(RestartType r) {
   return "?";
 }
 
+const char* to_string(OutputTarget t) {
+  switch (t) {
+    case OutputTarget::log:
+      return "log";
+    case OutputTarget::inherit:
+      return "inherit";
+    case OutputTarget::null:
+      return "null";
+  }
+  return "?";
+}
+
 std::string to_string(const Shutdown& s) {
   switch (s.kind) {
     case Shutdown::Kind::timeout:

@@ -40,7 +40,16 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   out.orphan_reaped = [this](int pid, const std::string& reason) { on_orphan(pid, reason); };
   root_ = std::make_unique<SupervisorNode>(&loop_, "root", options_.config.root(),
                                            options_.config.supervisors, options_.self_exe,
-                                           std::move(out));
+                                           log_settings(), std::move(out));
+}
+
+OutputLogSettings Daemon::log_settings() const {
+  OutputLogSettings logs;
+  logs.dir = options_.state_dir + "/logs";
+  logs.max_size = options_.config.daemon.log_max_size;
+  logs.keep = options_.config.daemon.log_keep;
+  logs.echo = options_.foreground;
+  return logs;
 }
 
 Daemon::~Daemon() {

@@ -67,6 +67,8 @@ class Daemon {
   DaemonExit run();
 
  private:
+  // Where workers' output goes: STATE_DIR/logs, echoed in the foreground.
+  OutputLogSettings log_settings() const;
   struct PendingReply {
     ClientId client;
     nlohmann::json request_id;

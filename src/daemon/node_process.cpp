@@ -49,10 +49,12 @@ int run_node_process(const std::string& self_exe) {
   std::string path;
   SupervisorSpec spec;
   SpecLibrary library;
+  OutputLogSettings logs;
   try {
     path = init.at("path").get<std::string>();
     spec = supervisor_spec_from_json(init.at("spec"));
     library = library_from_json(init.at("library"));
+    if (init.contains("logs")) logs = output_log_settings_from_json(init["logs"]);
   } catch (const std::exception& e) {
     node_warn("node", std::string("bad init message: ") + e.what());
     return 2;
@@ -110,7 +112,7 @@ int run_node_process(const std::string& self_exe) {
     uv_close(reinterpret_cast<uv_handle_t*>(&sigterm), nullptr);
   };
   node = std::make_unique<SupervisorNode>(&loop, path, std::move(spec), std::move(library),
-                                          self_exe, std::move(out));
+                                          self_exe, std::move(logs), std::move(out));
 
   struct TermContext {
     SupervisorNode* node;

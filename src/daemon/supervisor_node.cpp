@@ -47,11 +47,13 @@ Command::Kind command_kind(const std::string& kind) {
 }  // namespace
 
 SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec spec,
-                               SpecLibrary library, std::string self_exe, Output output)
+                               SpecLibrary library, std::string self_exe, OutputLogSettings logs,
+                               Output output)
     : loop_(loop),
       path_(std::move(path)),
       library_(std::move(library)),
       self_exe_(std::move(self_exe)),
+      log_settings_(std::move(logs)),
       out_(std::move(output)),
       core_(std::make_unique<Supervisor>(std::move(spec))) {
   channels_ = std::make_unique<WorkerChannels>(loop_, path_,
@@ -59,6 +61,7 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
                                                  if (out_.reply)
                                                    out_.reply(token, std::move(reply));
                                                });
+  outputs_ = std::make_unique<ChildOutputs>(loop_, log_settings_);
 }
 
 SupervisorNode::~SupervisorNode() = default;
@@ -83,6 +86,7 @@ void SupervisorNode::shutdown() {
 
 void SupervisorNode::close() {
   if (channels_) channels_->close();
+  if (outputs_) outputs_->close();
   for (auto& [id, link] : nodes_) {
     if (link.uplink) link.uplink->close();
   }
@@ -124,6 +128,7 @@ void SupervisorNode::on_child_exited(int pid, ExitStatus status) {
     pump();
     return;
   }
+  outputs_->exited(pid);
   if (const Child* c = core_->find_by_pid(pid); c != nullptr && c->spec.channel) {
     channels_->exited(c->spec.id, describe(status));
   }
@@ -174,7 +179,8 @@ void SupervisorNode::execute(Action& action) {
       // A node told why it is signalled exits 0 (shutdown); a SIGTERM from
       // anyone else is a crash of that supervisor, as for a worker.
       for (auto& [id, link] : nodes_) {
-        if (link.pid == sig->pid && link.uplink) (void)link.uplink->send_nonblocking({{"t", "stop"}}, kMaxQueuedDown);
+        if (link.pid == sig->pid && link.uplink)
+          (void)link.uplink->send_nonblocking({{"t", "stop"}}, kMaxQueuedDown);
       }
     }
     // Each child leads its own process group: signal the whole group.
@@ -230,32 +236,40 @@ void SupervisorNode::start_child(const std::string& id) {
     start_node(*child);
     return;
   }
-  int pid = 0;
-  if (child->spec.channel) {
-    UniqueFd theirs = channels_->prepare(id, child->spec.trace_size);
-    if (!theirs) {
-      core_->on_child_start_failed(id, "socketpair for the channel failed", Clock::now());
-      return;
+  start_worker(*child);
+}
+
+void SupervisorNode::start_worker(const Child& child) {
+  const std::string id = child.spec.id;
+  const std::string child_path = path_ + "/" + id;
+  auto fail = [&](const std::string& why) { core_->on_child_start_failed(id, why, Clock::now()); };
+  ChildIo io;
+  if (Status s = outputs_->prepare(child.spec, child_path, &io); !s.ok()) return fail(s.message());
+  UniqueFd channel_end;
+  const ChildSpec* spec = &child.spec;
+  ChildSpec with_channel;
+  if (child.spec.channel) {
+    channel_end = channels_->prepare(id, child.spec.trace_size);
+    if (!channel_end) {
+      outputs_->abandoned();
+      return fail("socketpair for the channel failed");
     }
-    ChildSpec with_channel = child->spec;
+    with_channel = child.spec;
     with_channel.env["OTPSUP_CHANNEL_FD"] = "3";
-    Status s = spawn_worker(with_channel, path_ + "/" + id, &pid, theirs.get());
-    theirs.reset();
-    if (s.ok()) {
-      channels_->attached(id);
-      core_->on_child_started(id, pid, Clock::now());
-    } else {
-      channels_->abandoned(id);
-      core_->on_child_start_failed(id, s.message(), Clock::now());
-    }
-    return;
+    spec = &with_channel;
+    io.fd3 = channel_end.get();
   }
-  Status s = spawn_worker(child->spec, path_ + "/" + id, &pid);
-  if (s.ok()) {
-    core_->on_child_started(id, pid, Clock::now());
-  } else {
-    core_->on_child_start_failed(id, s.message(), Clock::now());
+  int pid = 0;
+  Status s = spawn_worker(*spec, child_path, &pid, io);
+  channel_end.reset();
+  if (!s.ok()) {
+    outputs_->abandoned();
+    if (child.spec.channel) channels_->abandoned(id);
+    return fail(s.message());
   }
+  outputs_->started(pid);
+  if (child.spec.channel) channels_->attached(id);
+  core_->on_child_started(id, pid, Clock::now());
 }
 
 // A sub-supervisor: `otpsupd --node` with the uplink at fd 3. It counts as
@@ -275,7 +289,9 @@ void SupervisorNode::start_node(const Child& child) {
   node_spec.executable = self_exe_;
   node_spec.command = {self_exe_, "--node"};
   int pid = 0;
-  Status s = spawn_worker(node_spec, path_ + "/" + id, &pid, theirs.get());
+  ChildIo io;
+  io.fd3 = theirs.get();
+  Status s = spawn_worker(node_spec, path_ + "/" + id, &pid, io);
   theirs.reset();
   if (!s.ok()) return fail(s.message());
 
@@ -287,9 +303,10 @@ void SupervisorNode::start_node(const Child& child) {
       nullptr);
   starting_nodes_[pid] = id;
   Status sent = link.uplink->send_nonblocking({{"t", "init"},
-                                   {"path", path_ + "/" + id},
-                                   {"spec", to_json(spec->second)},
-                                   {"library", to_json(library_)}},
+                                               {"path", path_ + "/" + id},
+                                               {"spec", to_json(spec->second)},
+                                               {"library", to_json(library_)},
+                                               {"logs", to_json(log_settings_)}},
                                               kMaxQueuedDown);
   (void)sent;  // a node that cannot read its spec exits: a failed start
   link.uplink->start();
@@ -372,7 +389,8 @@ void SupervisorNode::route(const nlohmann::json& command) {
     reply_error(token, "not_running", "supervisor " + path_ + "/" + next + " is not running");
     return;
   }
-  Status s = it->second.uplink->send_nonblocking({{"t", "command"}, {"c", command}}, kMaxQueuedDown);
+  Status s =
+      it->second.uplink->send_nonblocking({{"t", "command"}, {"c", command}}, kMaxQueuedDown);
   if (!s.ok()) {
     reply_error(token, "not_running", "supervisor " + path_ + "/" + next + ": " + s.message());
     return;

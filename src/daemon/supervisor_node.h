@@ -31,6 +31,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "daemon/child_outputs.h"
 #include "daemon/line_channel.h"
 #include "daemon/worker_channels.h"
 #include "otpsup/supervisor.h"
@@ -58,8 +59,9 @@ class SupervisorNode {
   };
 
   // REQUIRES: every supervisor child of `spec` (and below) is in `library`.
+  // `logs`: where workers' output goes; passed on to the nodes below.
   SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec spec, SpecLibrary library,
-                 std::string self_exe, Output output);
+                 std::string self_exe, OutputLogSettings logs, Output output);
   ~SupervisorNode();
   SupervisorNode(const SupervisorNode&) = delete;
   SupervisorNode& operator=(const SupervisorNode&) = delete;
@@ -92,6 +94,7 @@ class SupervisorNode {
   void pump();
   void execute(Action& action);
   void start_child(const std::string& id);
+  void start_worker(const Child& child);
   void start_node(const Child& child);
   void on_node_message(const std::string& id, const nlohmann::json& message);
   void forget_node(const std::string& id, const std::string& why);
@@ -107,9 +110,11 @@ class SupervisorNode {
   std::string path_;
   SpecLibrary library_;
   std::string self_exe_;
+  OutputLogSettings log_settings_;
   Output out_;
   std::unique_ptr<Supervisor> core_;
   std::unique_ptr<WorkerChannels> channels_;
+  std::unique_ptr<ChildOutputs> outputs_;
   uv_signal_t sigchld_{};
   uv_timer_t timer_{};
   bool handles_open_ = false;

@@ -22,7 +22,16 @@ namespace otpsup {
 namespace {
 
 // What the child reports over the error pipe when it cannot reach execve.
-enum class Stage : int { setsid = 1, stdin_null, chdir, pdeathsig, parent_died, exec, uplink };
+enum class Stage : int {
+  setsid = 1,
+  stdin_null,
+  chdir,
+  pdeathsig,
+  parent_died,
+  exec,
+  uplink,
+  output
+};
 
 struct ChildFailure {
   Stage stage;
@@ -45,6 +54,8 @@ const char* stage_name(Stage s) {
       return "exec";
     case Stage::uplink:
       return "pass the uplink";
+    case Stage::output:
+      return "redirect stdout/stderr";
   }
   return "start";
 }
@@ -96,7 +107,7 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 // Runs in the forked child. Async-signal-safe calls only.
 [[noreturn]] void exec_child(const char* executable, char** argv, char** envp, const char* cwd,
                              int dev_null, int error_fd, pid_t supervisor_pid, int fd_limit,
-                             int uplink_fd) {
+                             int uplink_fd, int out_fd, int err_fd) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -108,6 +119,12 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 
   if (::setsid() < 0) fail_in_child(error_fd, Stage::setsid, errno);
   if (::dup2(dev_null, STDIN_FILENO) < 0) fail_in_child(error_fd, Stage::stdin_null, errno);
+  if (out_fd >= 0 && ::dup2(out_fd, STDOUT_FILENO) < 0) {
+    fail_in_child(error_fd, Stage::output, errno);
+  }
+  if (err_fd >= 0 && ::dup2(err_fd, STDERR_FILENO) < 0) {
+    fail_in_child(error_fd, Stage::output, errno);
+  }
   // Every descriptor used here is >= 10 (see spawn_worker), so fd 3 is free.
   if (uplink_fd >= 0 && ::dup2(uplink_fd, 3) < 0) fail_in_child(error_fd, Stage::uplink, errno);
   const unsigned first_closed = uplink_fd >= 0 ? 4U : 3U;
@@ -135,7 +152,8 @@ UniqueFd above_ten(int fd) {
 }
 }  // namespace
 
-Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid, int uplink_fd) {
+Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid,
+                    const ChildIo& io) {
   CStringArray argv;
   argv.storage = spec.command;
   char** argv_ptrs = argv.finish();
@@ -153,10 +171,17 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   UniqueFd error_write_low(pipe_fds[1]);
   UniqueFd error_write = above_ten(error_write_low.get());
   error_write_low.reset();
-  UniqueFd uplink = uplink_fd >= 0 ? above_ten(uplink_fd) : UniqueFd();
-  if (!dev_null || !error_write || (uplink_fd >= 0 && !uplink)) {
+  UniqueFd uplink = io.fd3 >= 0 ? above_ten(io.fd3) : UniqueFd();
+  // stdout/stderr: a copy >= 10 of the given fd (or -1: untouched / /dev/null).
+  UniqueFd out = io.out >= 0 ? above_ten(io.out) : UniqueFd();
+  UniqueFd err = io.err >= 0 ? above_ten(io.err) : UniqueFd();
+  if (!dev_null || !error_write || (io.fd3 >= 0 && !uplink) || (io.out >= 0 && !out) ||
+      (io.err >= 0 && !err)) {
     return Status::from_errno("fcntl(F_DUPFD_CLOEXEC)", "", errno);
   }
+  auto child_output = [&](int given, const UniqueFd& copy) {
+    return given == ChildIo::kDevNull ? dev_null.get() : (copy ? copy.get() : -1);
+  };
 
   sigset_t all, old;
   ::sigfillset(&all);
@@ -168,7 +193,8 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   const pid_t child = ::fork();
   if (child == 0) {
     exec_child(executable.c_str(), argv_ptrs, env_ptrs, cwd, dev_null.get(), error_write.get(),
-               supervisor_pid, fd_limit, uplink ? uplink.get() : -1);
+               supervisor_pid, fd_limit, uplink ? uplink.get() : -1, child_output(io.out, out),
+               child_output(io.err, err));
   }
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

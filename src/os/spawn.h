@@ -24,9 +24,20 @@ namespace otpsup {
 // denied" style errors; no process is left behind (a child that failed
 // before execve has been reaped).
 //
-// `uplink_fd` >= 0 (a node process): that descriptor becomes fd 3 of the
-// child and stays open across execve; it is the only one beyond 0, 1, 2.
+// The descriptors a child gets besides stdin (always /dev/null).
+struct ChildIo {
+  // >= 0: becomes fd 3 of the child (a node's uplink, a worker's channel) and
+  // stays open across execve; it is the only one beyond 0, 1, 2.
+  int fd3 = -1;
+  // What becomes fd 1 / fd 2: a descriptor (a log pipe), kInherit (the
+  // supervisor's own) or kDevNull.
+  static constexpr int kInherit = -1;
+  static constexpr int kDevNull = -2;
+  int out = kInherit;
+  int err = kInherit;
+};
+
 Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid,
-                    int uplink_fd = -1);
+                    const ChildIo& io = {});
 
 }  // namespace otpsup

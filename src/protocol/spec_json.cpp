@@ -41,6 +41,13 @@ Shutdown shutdown_from_json(const nlohmann::json& j) {
   throw std::invalid_argument("bad shutdown '" + s + "'");
 }
 
+OutputTarget output_target_from_string(const std::string& s) {
+  if (s == "log") return OutputTarget::log;
+  if (s == "inherit") return OutputTarget::inherit;
+  if (s == "null") return OutputTarget::null;
+  throw std::invalid_argument("bad output target '" + s + "'");
+}
+
 }  // namespace
 
 nlohmann::json to_json(const ChildSpec& c) {
@@ -55,7 +62,9 @@ nlohmann::json to_json(const ChildSpec& c) {
                    {"env", c.env},
                    {"clear_env", c.clear_env},
                    {"channel", c.channel},
-                   {"trace_size", c.trace_size}};
+                   {"trace_size", c.trace_size},
+                   {"stdout", to_string(c.stdout_target)},
+                   {"stderr", to_string(c.stderr_target)}};
   if (c.cwd) j["cwd"] = *c.cwd;
   return j;
 }
@@ -75,6 +84,8 @@ ChildSpec child_spec_from_json(const nlohmann::json& j) {
   c.clear_env = j.value("clear_env", false);
   c.channel = j.value("channel", false);
   c.trace_size = j.value("trace_size", 100);
+  c.stdout_target = output_target_from_string(j.value("stdout", "log"));
+  c.stderr_target = output_target_from_string(j.value("stderr", "log"));
   if (j.contains("cwd")) c.cwd = j["cwd"].get<std::string>();
   return c;
 }
