@@ -67,6 +67,16 @@ InterruptScope::InterruptScope() {
   g_interrupt_scope_active = true;
 }
 
+bool InterruptScope::wait_readable(int fd) {
+  for (;;) {
+    if (g_interrupted) return false;
+    pollfd readable{fd, POLLIN, 0};
+    const int ready = ::ppoll(&readable, 1, nullptr, &g_wait_mask);
+    if (ready > 0) return true;
+    if (ready < 0 && errno != EINTR) return false;
+  }
+}
+
 InterruptScope::~InterruptScope() {
   g_interrupt_scope_active = false;
   sigaction(SIGINT, &g_previous_int_action, nullptr);

@@ -31,6 +31,10 @@ class InterruptScope {
   ~InterruptScope();
   InterruptScope(const InterruptScope&) = delete;
   InterruptScope& operator=(const InterruptScope&) = delete;
+
+  // Waits until `fd` is readable (true) or SIGINT/SIGTERM arrives (false).
+  // REQUIRES: an InterruptScope is alive.
+  static bool wait_readable(int fd);
 };
 
 // One message read from the daemon, or why there is none.

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ctl/client.h"
+#include "ctl/log_follow.h"
 #include "ctl/render.h"
 #include "otpsup/duration.h"
 #include "otpsup/exit_status.h"
@@ -354,20 +355,15 @@ int history_from_files(const HistoryQuery& options) {
   return kExitOk;
 }
 
-int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options) {
-  json message = {{"cmd", "history"}, {"n", options.lines}};
-  if (!options.path.empty()) message["path"] = options.path;
-  if (!options.event.empty()) message["event"] = options.event;
-  if (options.since) {
-    message["since"] =
-        options.since->seq ? std::to_string(*options.since->seq) : options.since->rfc3339;
-  }
-  if (options.follow) message["follow"] = true;
-
-  // With -f, SIGINT/SIGTERM end the stream cleanly (exit 0) instead of
-  // killing the process in the middle of a line.
+// Sends `message`; hands the reply's result to `on_result` (whose non-zero
+// return ends the command). With `follow`, then hands every item the daemon
+// streams ({"id":N,"stream":ITEM}) to `on_item` until the daemon closes the
+// stream, or SIGINT/SIGTERM (exit 0, never in the middle of a line).
+int streamed_request(const GlobalOptions& global, json message, bool follow,
+                     const std::function<int(const json& result, const json& reply)>& on_result,
+                     const std::function<void(const json& item)>& on_item) {
   std::optional<InterruptScope> interrupts;
-  if (options.follow) interrupts.emplace();
+  if (follow) interrupts.emplace();
 
   Client client;
   if (Status status = client.connect(socket_path(global)); !status.ok()) {
@@ -392,25 +388,11 @@ int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options
     case Incoming::Kind::timed_out:
       return unreachable(Status::error("no reply from otpsupd within " + wait.text));
   }
-  const json& reply = incoming.message;
+  const json reply = incoming.message;
   if (!reply_ok(reply)) return refused(reply);
-  json result = reply_result(reply);
-
-  if (auto corrupt = result.find("corrupt"); corrupt != result.end() && corrupt->is_array()) {
-    for (const json& problem : *corrupt) {
-      if (!problem.is_object()) continue;
-      std::cerr << "otpsupctl: warning: " << string_or(problem, "file", "?") << ":"
-                << (problem.contains("line") ? problem["line"].dump() : "?") << ": "
-                << string_or(problem, "reason", "corrupt record") << "\n";
-    }
-  }
-  auto lines = result.find("lines");
-  if (lines == result.end() || !lines->is_array()) return unexpected_reply(reply);
-  for (const json& line : *lines) {
-    if (line.is_string()) print_history_line(options, line.get<std::string>());
-  }
+  if (int rc = on_result(reply_result(reply), reply)) return rc;
   std::cout.flush();
-  if (!options.follow) return kExitOk;
+  if (!follow) return kExitOk;
 
   for (;;) {
     if (Status status = client.receive(id, std::nullopt, &incoming); !status.ok()) {
@@ -418,12 +400,44 @@ int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options
     }
     if (incoming.kind != Incoming::Kind::message) return kExitOk;  // closed or interrupted
     const json& streamed = incoming.message;
-    if (auto line = streamed.find("stream"); line != streamed.end() && line->is_string()) {
-      print_history_line(options, line->get<std::string>());
+    if (auto item = streamed.find("stream"); item != streamed.end()) {
+      on_item(*item);
+      std::cout.flush();
     } else if (streamed.contains("ok") && !reply_ok(streamed)) {
       return refused(streamed);
     }
   }
+}
+
+int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options) {
+  json message = {{"cmd", "history"}, {"n", options.lines}};
+  if (!options.path.empty()) message["path"] = options.path;
+  if (!options.event.empty()) message["event"] = options.event;
+  if (options.since) {
+    message["since"] =
+        options.since->seq ? std::to_string(*options.since->seq) : options.since->rfc3339;
+  }
+  if (options.follow) message["follow"] = true;
+  auto on_result = [&](const json& result, const json& reply) -> int {
+    if (auto corrupt = result.find("corrupt"); corrupt != result.end() && corrupt->is_array()) {
+      for (const json& problem : *corrupt) {
+        if (!problem.is_object()) continue;
+        std::cerr << "otpsupctl: warning: " << string_or(problem, "file", "?") << ":"
+                  << (problem.contains("line") ? problem["line"].dump() : "?") << ": "
+                  << string_or(problem, "reason", "corrupt record") << "\n";
+      }
+    }
+    auto lines = result.find("lines");
+    if (lines == result.end() || !lines->is_array()) return unexpected_reply(reply);
+    for (const json& line : *lines) {
+      if (line.is_string()) print_history_line(options, line.get<std::string>());
+    }
+    return kExitOk;
+  };
+  return streamed_request(global, std::move(message), options.follow, on_result,
+                          [&](const json& item) {
+                            if (item.is_string()) print_history_line(options, item.get<std::string>());
+                          });
 }
 
 // ---------------------------------------------------------------------------
@@ -552,10 +566,67 @@ json message_argument(const std::string& text) {
   return value.is_discarded() ? json(text) : value;
 }
 
-// call/cast/state/trace PATH ...: a message to a worker through its supervisor.
+void print_trace_entry(const json& e, bool json_output) {
+  if (json_output) {
+    std::cout << e.dump() << "\n";
+    return;
+  }
+  std::cout << string_or(e, "ts", "?") << "  " << string_or(e, "dir", "?") << "  "
+            << string_or(e, "kind", "?") << "  " << e.value("size", 0) << "B  "
+            << string_or(e, "payload", "") << "\n";
+}
+
+// trace PATH [-n N] [-f]: the worker's trace ring, then (with -f) live entries.
+int trace_command(const GlobalOptions& global, const std::string& path, std::size_t lines,
+                  bool follow, bool json_output) {
+  json message = {{"cmd", "trace"}, {"path", path}, {"n", lines}};
+  if (follow) message["follow"] = true;
+  auto on_result = [&](const json& result, const json&) -> int {
+    if (json_output && !follow) {
+      std::cout << result.dump(2) << std::endl;
+      return kExitOk;
+    }
+    for (const json& e : result.value("entries", json::array())) print_trace_entry(e, json_output);
+    if (json_output) return kExitOk;
+    const json counts = result.value("counts", json::object());
+    std::cout << "messages: in " << counts.value("in", 0) << ", out " << counts.value("out", 0)
+              << ", garbage " << counts.value("garbage", 0) << ", late replies "
+              << counts.value("late_replies", 0) << std::endl;
+    if (follow) std::cout << "-- following (Ctrl-C to stop) --" << std::endl;
+    return kExitOk;
+  };
+  return streamed_request(global, std::move(message), follow, on_result,
+                          [&](const json& e) { print_trace_entry(e, json_output); });
+}
+
+// log PATH [-n N] [-f]: the last lines of a worker's output log, then (with
+// -f) what it writes from then on, read from the file itself.
+int log_command(const GlobalOptions& global, const std::string& path, std::size_t lines,
+                bool follow) {
+  json message = {{"cmd", "log"}, {"path", path}, {"n", lines}};
+  // With -f, SIGINT/SIGTERM end the command cleanly (exit 0) from now on.
+  std::optional<InterruptScope> interrupts;
+  if (follow) interrupts.emplace();
+  json result;
+  if (int rc = request(global, message, kDefaultQueryTimeout, &result)) return rc;
+  for (const json& line : result.value("lines", json::array())) {
+    if (line.is_string()) std::cout << line.get<std::string>() << "\n";
+  }
+  std::cout.flush();
+  if (!follow) return kExitOk;
+  Status s = follow_log_file(string_or(result, "file", ""), result.value("inode", std::uint64_t{0}),
+                             result.value("size", std::uint64_t{0}), std::cout);
+  if (!s.ok()) {
+    std::cerr << "otpsupctl: cannot follow the log: " << s.message() << "\n";
+    return kExitRefused;
+  }
+  return kExitOk;
+}
+
+// call/cast/state PATH ...: a message to a worker through its supervisor.
 int message_command(const GlobalOptions& global, const std::string& cmd, const std::string& path,
                     const std::string& name, const std::vector<std::string>& args,
-                    std::size_t lines, bool json_output) {
+                    bool json_output) {
   json message = {{"cmd", cmd}, {"path", path}};
   if (cmd == "call" || cmd == "cast") {
     message["name"] = name;
@@ -563,7 +634,6 @@ int message_command(const GlobalOptions& global, const std::string& cmd, const s
     for (const std::string& a : args) list.push_back(message_argument(a));
     message["args"] = list;
   }
-  if (cmd == "trace") message["n"] = lines;
   // The daemon's call timeout follows --timeout (default 5 s); we wait a bit longer.
   Duration call_timeout = Duration{5000};
   if (global.timeout && global.timeout->count() > 0) call_timeout = *global.timeout;
@@ -575,22 +645,6 @@ int message_command(const GlobalOptions& global, const std::string& cmd, const s
   if (int rc = request(waiting, message, std::nullopt, &result)) return rc;
   if (cmd == "cast") {
     if (!json_output) std::cout << "sent " << name << " to " << path << std::endl;
-    return kExitOk;
-  }
-  if (cmd == "trace") {
-    if (json_output) {
-      std::cout << result.dump(2) << std::endl;
-      return kExitOk;
-    }
-    for (const json& e : result.value("entries", json::array())) {
-      std::cout << string_or(e, "ts", "?") << "  " << string_or(e, "dir", "?") << "  "
-                << string_or(e, "kind", "?") << "  " << e.value("size", 0) << "B  "
-                << string_or(e, "payload", "") << "\n";
-    }
-    const json counts = result.value("counts", json::object());
-    std::cout << "messages: in " << counts.value("in", 0) << ", out " << counts.value("out", 0)
-              << ", garbage " << counts.value("garbage", 0) << ", late replies "
-              << counts.value("late_replies", 0) << std::endl;
     return kExitOk;
   }
   const json reply = result.contains("reply") ? result["reply"] : json(nullptr);
@@ -902,7 +956,7 @@ int run(int argc, char** argv) {
                                             : "Send a cast to a worker (no reply)",
                               [&, cmd] {
                                 return message_command(global, cmd, path, message_name,
-                                                       message_args, 0, json_output);
+                                                       message_args, json_output);
                               });
     add_path(m, &path, node_path)->required();
     m->add_option("NAME", message_name, "Message name (e.g. increment)")->required();
@@ -910,17 +964,30 @@ int run(int argc, char** argv) {
     m->add_flag("--json", json_output, "Print the reply as JSON");
   }
   CLI::App* state = add_command("state", "Show a worker's state (the reserved call $state)", [&] {
-    return message_command(global, "state", path, "", {}, 0, json_output);
+    return message_command(global, "state", path, "", {}, json_output);
   });
   add_path(state, &path, node_path)->required();
   state->add_flag("--json", json_output, "Print the state as JSON");
+  bool follow_live = false;
   CLI::App* trace = add_command(
       "trace", "Show the messages in and out of a worker (its supervisor's trace ring)",
-      [&] { return message_command(global, "trace", path, "", {}, trace_lines, json_output); });
+      [&] { return trace_command(global, path, trace_lines, follow_live, json_output); });
   add_path(trace, &path, node_path)->required();
   trace->add_option("-n,--lines", trace_lines, "Show the last N messages (0 = all)")
       ->type_name("N");
-  trace->add_flag("--json", json_output, "Print the ring as JSON");
+  trace->add_flag("-f,--follow", follow_live,
+                  "Then keep printing messages as they pass, until Ctrl-C");
+  trace->add_flag("--json", json_output,
+                  "Print the ring as JSON (with -f: one entry per line, no counts)");
+
+  std::size_t log_lines = 20;
+  CLI::App* log = add_command(
+      "log", "Show a worker's captured stdout/stderr (STATE_DIR/logs/PATH.log)",
+      [&] { return log_command(global, path, log_lines, follow_live); });
+  add_path(log, &path, node_path)->required();
+  log->add_option("-n,--lines", log_lines, "Show the last N lines (default 20)")->type_name("N");
+  log->add_flag("-f,--follow", follow_live,
+                "Then keep printing what the worker writes, across rotations, until Ctrl-C");
 
   // sandbox create|destroy|restart|list|info
   CLI::App* sandbox = app.add_subcommand(

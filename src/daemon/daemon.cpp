@@ -38,6 +38,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   out.booted = [this] { on_booted(); };
   out.exited = [this](const ExitAction& e) { finish(e); };
   out.orphan_reaped = [this](int pid, const std::string& reason) { on_orphan(pid, reason); };
+  out.trace = [this](const std::string& path, const nlohmann::json& e) { on_trace(path, e); };
   root_ = std::make_unique<SupervisorNode>(&loop_, "root", options_.config.root(),
                                            options_.config.supervisors, options_.self_exe,
                                            log_settings(), std::move(out));
@@ -297,6 +298,8 @@ void Daemon::finish(const ExitAction& e) {
   shutdown_waiters_.clear();
   for (const Follower& f : followers_) server_->close_after_flush(f.client);
   followers_.clear();
+  for (const TraceFollower& f : trace_followers_) server_->close_after_flush(f.client);
+  trace_followers_.clear();
   server_->close();
   root_->close();
   uv_close(as_handle(&sigterm_), nullptr);

@@ -91,6 +91,12 @@ class Daemon {
     nlohmann::json request_id;
     HistoryFilter filter;
   };
+  // A client following a worker's trace (`trace -f`).
+  struct TraceFollower {
+    ClientId client;
+    nlohmann::json request_id;
+    std::string path;  // the worker
+  };
 
   void on_stop_signal(int signum);
   void on_request(ClientId client, const nlohmann::json& request);
@@ -101,6 +107,8 @@ class Daemon {
   void on_reply(CommandToken token, const nlohmann::json& reply);
   void on_booted();
   void on_orphan(int pid, const std::string& reason);
+  // A live trace entry from the worker at `path`: to its followers.
+  void on_trace(const std::string& path, const nlohmann::json& entry);
   void finish(const ExitAction& e);
   void append_history(nlohmann::ordered_json fields);
 
@@ -112,6 +120,8 @@ class Daemon {
   // call, cast, state, trace: messages to a worker, routed to its supervisor.
   void handle_message(ClientId client, const nlohmann::json& req, const std::string& cmd);
   void handle_info(ClientId client, const nlohmann::json& req);
+  // log PATH: where the worker's output log is, and its last lines.
+  void handle_log(ClientId client, const nlohmann::json& req);
   void handle_stats(ClientId client, const nlohmann::json& req);
   void handle_shutdown(ClientId client, const nlohmann::json& req);
   // Live reload (SIGHUP: client 0, errors to stderr).
@@ -148,6 +158,7 @@ class Daemon {
   std::uint64_t next_fan_out_ = 0;
   std::vector<PendingReply> shutdown_waiters_;
   std::vector<Follower> followers_;
+  std::vector<TraceFollower> trace_followers_;
   struct Sandbox {
     std::string path;  // root/demo_dynamic/ID
     std::string template_name;

@@ -91,6 +91,9 @@ int run_node_process(const std::string& self_exe) {
   };
   out.state = [&](nlohmann::json s) { send_up({{"t", "state"}, {"s", s}}); };
   out.booted = [&] { send_up({{"t", "booted"}}); };
+  out.trace = [&](const std::string& child_path, const nlohmann::json& entry) {
+    send_up({{"t", "trace"}, {"path", child_path}, {"e", entry}});
+  };
   out.orphan_reaped = [&](int pid, const std::string& reason) {
     send_up({{"t", "orphan"}, {"pid", pid}, {"reason", reason}});
   };

@@ -56,6 +56,8 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
     handle_history(client, req);
   } else if (cmd == "info") {
     handle_info(client, req);
+  } else if (cmd == "log") {
+    handle_log(client, req);
   } else if (cmd == "call" || cmd == "cast" || cmd == "state" || cmd == "trace") {
     handle_message(client, req, cmd);
   } else if (cmd == "sandbox") {
@@ -89,6 +91,27 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
 
 void Daemon::on_disconnect(ClientId client) {
   std::erase_if(followers_, [&](const Follower& f) { return f.client == client; });
+  std::vector<std::string> unfollowed;
+  std::erase_if(trace_followers_, [&](const TraceFollower& f) {
+    if (f.client != client) return false;
+    unfollowed.push_back(f.path);
+    return true;
+  });
+  // Each follower was counted by the worker's supervisor: uncount it.
+  for (const std::string& path : unfollowed) {
+    const auto slash = path.rfind('/');
+    if (slash == std::string::npos || root_->core().ending()) continue;
+    root_->route({{"owner", path.substr(0, slash)},
+                  {"kind", "untrace"},
+                  {"child", path.substr(slash + 1)},
+                  {"token", CommandToken{0}}});
+  }
+}
+
+void Daemon::on_trace(const std::string& path, const nlohmann::json& entry) {
+  for (const TraceFollower& f : trace_followers_) {
+    if (f.path == path) server_->send(f.client, {{"id", f.request_id}, {"stream", entry}});
+  }
 }
 
 void Daemon::handle_shutdown(ClientId client, const nlohmann::json& req) {
@@ -325,6 +348,10 @@ void Daemon::handle_message(ClientId client, const nlohmann::json& req, const st
       {"child", target->substr(target->rfind('/') + 1)}};
   if (cmd == "trace") {
     command["n"] = req.value("n", 0);
+    if (req.value("follow", false)) {
+      command["follow"] = true;
+      trace_followers_.push_back({client, id, *target});
+    }
   } else {
     if (cmd == "state") {
       command["name"] = "$state";
@@ -374,6 +401,30 @@ void Daemon::handle_info(ClientId client, const nlohmann::json& req) {
   result["path"] = *path;
   result["kind"] = node->supervisor ? "supervisor" : "worker";
   server_->send(client, ok_reply(id, std::move(result)));
+}
+
+void Daemon::handle_log(ClientId client, const nlohmann::json& req) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  auto path = resolve(client, req);
+  if (!path) return;
+  if (mirror_.find(*path)->supervisor) {
+    server_->send_error(client, id, protocol::kBadRequest,
+                        *path + " is a supervisor; only workers have output logs");
+    return;
+  }
+  const auto n = req.value("n", 20);
+  if (n < 0 || n > 1'000'000) {
+    server_->send_error(client, id, protocol::kBadRequest, "\"n\" must be in 0..1000000");
+    return;
+  }
+  const std::string file = child_log_file(log_settings().dir, *path);
+  LogEnd end;
+  std::vector<std::string> lines = read_log_tail(file, static_cast<std::size_t>(n), &end);
+  server_->send(client, ok_reply(id, {{"path", *path},
+                                      {"file", file},
+                                      {"lines", std::move(lines)},
+                                      {"inode", end.inode},
+                                      {"size", end.size}}));
 }
 
 void Daemon::handle_stats(ClientId client, const nlohmann::json& req) {

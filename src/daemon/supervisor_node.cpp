@@ -60,6 +60,10 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
                                                [this](CommandToken token, nlohmann::json reply) {
                                                  if (out_.reply)
                                                    out_.reply(token, std::move(reply));
+                                               },
+                                               [this](const std::string& child,
+                                                      const nlohmann::json& entry) {
+                                                 if (out_.trace) out_.trace(path_ + "/" + child, entry);
                                                });
   outputs_ = std::make_unique<ChildOutputs>(loop_, log_settings_);
 }
@@ -147,7 +151,7 @@ void SupervisorNode::on_child_exited(int pid, ExitStatus status) {
   pump();
 }
 
-void SupervisorNode::forget_node(const std::string& id, const std::string& why) {
+void SupervisorNode::forget_node(std::string id, const std::string& why) {
   auto it = nodes_.find(id);
   if (it == nodes_.end()) return;
   NodeLink link = std::move(it->second);
@@ -323,6 +327,8 @@ void SupervisorNode::on_node_message(const std::string& id, const nlohmann::json
     const CommandToken token = m.value("token", CommandToken{0});
     if (it != nodes_.end()) it->second.routed.erase(token);
     if (out_.reply) out_.reply(token, m.at("reply"));
+  } else if (type == "trace") {
+    if (out_.trace) out_.trace(m.value("path", ""), m.at("e"));
   } else if (type == "orphan") {
     if (out_.orphan_reaped) out_.orphan_reaped(m.value("pid", 0), m.value("reason", ""));
   } else if (type == "boot_failed") {
@@ -395,14 +401,18 @@ void SupervisorNode::route(const nlohmann::json& command) {
     reply_error(token, "not_running", "supervisor " + path_ + "/" + next + ": " + s.message());
     return;
   }
-  it->second.routed.insert(token);
+  if (token != 0) it->second.routed.insert(token);  // 0: expects no reply (untrace)
 }
 
 bool SupervisorNode::route_message(const nlohmann::json& command) {
   const std::string kind = command.value("kind", "");
-  if (kind != "call" && kind != "cast" && kind != "trace") return false;
+  if (kind != "call" && kind != "cast" && kind != "trace" && kind != "untrace") return false;
   const CommandToken token = command.value("token", CommandToken{0});
   const std::string child = command.value("child", "");
+  if (kind == "untrace") {
+    channels_->follow(child, -1);
+    return true;
+  }
   const Child* c = core_->find(child);
   if (c == nullptr) {
     reply_error(token, "not_found", "no child '" + child + "' under " + path_);
@@ -416,6 +426,8 @@ bool SupervisorNode::route_message(const nlohmann::json& command) {
   if (kind == "trace") {
     const auto n = command.value("n", std::size_t{0});
     if (out_.reply) out_.reply(token, {{"ok", true}, {"result", channels_->trace(child, n)}});
+    // After the reply, so a follower sees the ring first, then what follows.
+    if (command.value("follow", false)) channels_->follow(child, +1);
     return true;
   }
   const std::string name = command.value("name", "");

@@ -56,6 +56,8 @@ class SupervisorNode {
     // orphan re-parented to us as subreaper).
     // Nodes pass these up, so the root can name the process from its mirror.
     std::function<void(int pid, const std::string& reason)> orphan_reaped;
+    // A live trace entry of a followed worker (`trace -f`), by its path.
+    std::function<void(const std::string& path, const nlohmann::json& entry)> trace;
   };
 
   // REQUIRES: every supervisor child of `spec` (and below) is in `library`.
@@ -97,13 +99,15 @@ class SupervisorNode {
   void start_worker(const Child& child);
   void start_node(const Child& child);
   void on_node_message(const std::string& id, const nlohmann::json& message);
-  void forget_node(const std::string& id, const std::string& why);
+  void forget_node(std::string id, const std::string& why);
   void arm_timer(TimerId id, Duration after);
   void cancel_timer(TimerId id);
   void rearm_uv_timer();
   void publish_state();
   void reply_error(CommandToken token, const std::string& code, const std::string& message);
-  // call, cast, trace: messages to a worker, handled here, not by the core.
+  // call, cast, trace, untrace: messages to a worker, handled here, not by
+  // the core. `trace` with "follow": true also streams new entries (Output
+  // trace) until an `untrace` for the same child (which gets no reply).
   bool route_message(const nlohmann::json& command);
 
   uv_loop_t* loop_;

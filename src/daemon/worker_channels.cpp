@@ -20,8 +20,12 @@ nlohmann::json error_reply(const std::string& code, const std::string& message) 
 
 }  // namespace
 
-WorkerChannels::WorkerChannels(uv_loop_t* loop, std::string supervisor_path, Reply reply)
-    : loop_(loop), path_(std::move(supervisor_path)), reply_(std::move(reply)) {
+WorkerChannels::WorkerChannels(uv_loop_t* loop, std::string supervisor_path, Reply reply,
+                               TraceSink trace_sink)
+    : loop_(loop),
+      path_(std::move(supervisor_path)),
+      reply_(std::move(reply)),
+      trace_sink_(std::move(trace_sink)) {
   timer_ = std::make_unique<uv_timer_t>();
   uv_timer_init(loop_, timer_.get());
   timer_->data = this;
@@ -58,7 +62,7 @@ UniqueFd WorkerChannels::prepare(const std::string& child, int trace_size) {
     auto it = channels_.find(child);
     if (it == channels_.end()) return;
     it->second.garbage++;
-    note(it->second, "in", "garbage", what + " (" + std::to_string(bytes) + " bytes)");
+    note(child, it->second, "in", "garbage", what + " (" + std::to_string(bytes) + " bytes)");
   });
   c.open = false;
   return UniqueFd(fds[1]);
@@ -85,7 +89,7 @@ void WorkerChannels::exited(const std::string& child, const std::string& reason)
   if (it->second.line) it->second.line->drain();  // replies written before the exit count
   it = channels_.find(child);
   if (it == channels_.end()) return;
-  note(it->second, "-", "exit", reason);
+  note(child, it->second, "-", "exit", reason);
   if (it->second.line) it->second.line->close();
   it->second.line.reset();
   it->second.open = false;
@@ -112,17 +116,29 @@ bool WorkerChannels::connected(const std::string& child) const {
   return it != channels_.end() && it->second.open && it->second.line;
 }
 
-void WorkerChannels::note(Channel& c, const std::string& direction, const std::string& kind,
-                          const std::string& payload) {
+void WorkerChannels::follow(const std::string& child, int delta) {
+  const int count = (followers_.count(child) ? followers_[child] : 0) + delta;
+  if (count > 0) {
+    followers_[child] = count;
+  } else {
+    followers_.erase(child);
+  }
+}
+
+void WorkerChannels::note(const std::string& child, Channel& c, const std::string& direction,
+                          const std::string& kind, const std::string& payload) {
   if (direction == "in") c.in++;
   if (direction == "out") c.out++;
-  if (c.ring_size == 0) return;
+  const bool followed = !followers_.empty() && followers_.count(child) != 0;
+  if (c.ring_size == 0 && !followed) return;
   nlohmann::json entry{{"ts", format_record_timestamp(std::chrono::system_clock::now())},
                        {"dir", direction},
                        {"kind", kind},
                        {"size", payload.size()}};
   entry["payload"] =
       payload.size() > kPayloadBytes ? payload.substr(0, kPayloadBytes) + "..." : payload;
+  if (followed && trace_sink_) trace_sink_(child, entry);
+  if (c.ring_size == 0) return;
   c.ring.push_back(std::move(entry));
   while (c.ring.size() > c.ring_size) c.ring.pop_front();
 }
@@ -139,11 +155,11 @@ void WorkerChannels::call(CommandToken token, const std::string& child, const st
   const std::string text = message.dump();
   Status s = c.line->send_nonblocking(message, kMaxQueuedToWorker);
   if (!s.ok()) {
-    note(c, "out", "call_dropped", s.message());
+    note(child, c, "out", "call_dropped", s.message());
     reply_(token, error_reply("channel_full", s.message()));
     return;
   }
-  note(c, "out", "call", text);
+  note(child, c, "out", "call", text);
   calls_[id] = {token, child, Clock::now() + timeout};
   rearm();
 }
@@ -158,11 +174,11 @@ void WorkerChannels::cast(CommandToken token, const std::string& child, const st
   const nlohmann::json message{{"cast", name}, {"args", args}};
   Status s = c.line->send_nonblocking(message, kMaxQueuedToWorker);
   if (!s.ok()) {
-    note(c, "out", "cast_dropped", s.message());
+    note(child, c, "out", "cast_dropped", s.message());
     reply_(token, error_reply("channel_full", s.message()));
     return;
   }
-  note(c, "out", "cast", message.dump());
+  note(child, c, "out", "cast", message.dump());
   reply_(token, {{"ok", true}, {"result", {{"sent", true}}}});
 }
 
@@ -172,22 +188,22 @@ void WorkerChannels::on_message(const std::string& child, const nlohmann::json& 
   Channel& c = ch->second;
   const std::string text = m.dump();
   if (!m.contains("id") || !m["id"].is_number_unsigned()) {
-    note(c, "in", "unsolicited", text);
+    note(child, c, "in", "unsolicited", text);
     return;
   }
   auto it = calls_.find(m["id"].get<std::uint64_t>());
   if (it == calls_.end() || it->second.child != child) {
     c.late++;
-    note(c, "in", "late_reply", text);
+    note(child, c, "in", "late_reply", text);
     return;
   }
   const CommandToken token = it->second.token;
   calls_.erase(it);
   if (m.contains("reply")) {
-    note(c, "in", "reply", text);
+    note(child, c, "in", "reply", text);
     reply_(token, {{"ok", true}, {"result", {{"reply", m["reply"]}}}});
   } else {
-    note(c, "in", "error", text);
+    note(child, c, "in", "error", text);
     // Whatever the worker sent as its error, it cannot hurt us: a non-string
     // is reported as its JSON text.
     const nlohmann::json& err = m.contains("error") ? m["error"] : nlohmann::json("error");
@@ -228,7 +244,7 @@ void WorkerChannels::on_timer() {
   for (std::uint64_t id : expired) {
     const std::string child = calls_.at(id).child;
     if (auto ch = channels_.find(child); ch != channels_.end()) {
-      note(ch->second, "-", "timeout", "call " + std::to_string(id));
+      note(child, ch->second, "-", "timeout", "call " + std::to_string(id));
     }
     fail(id, "timeout", "no reply from " + path_ + "/" + child + " in time");
   }

@@ -34,8 +34,10 @@ namespace otpsup {
 class WorkerChannels {
  public:
   using Reply = std::function<void(CommandToken, nlohmann::json)>;
+  // A new trace entry of a followed child (see follow()).
+  using TraceSink = std::function<void(const std::string& child, const nlohmann::json& entry)>;
 
-  WorkerChannels(uv_loop_t* loop, std::string supervisor_path, Reply reply);
+  WorkerChannels(uv_loop_t* loop, std::string supervisor_path, Reply reply, TraceSink trace_sink);
   ~WorkerChannels();
   WorkerChannels(const WorkerChannels&) = delete;
   WorkerChannels& operator=(const WorkerChannels&) = delete;
@@ -58,6 +60,10 @@ class WorkerChannels {
             const nlohmann::json& args);
   // The last `n` trace entries (0 = all) and the counters.
   nlohmann::json trace(const std::string& child, std::size_t n) const;
+  // Followers of `child`'s trace: +1 / -1. While it has any, every new entry
+  // also goes to the trace sink (live `trace -f`). Survives restarts of the
+  // child.
+  void follow(const std::string& child, int delta);
   void close();
 
  private:
@@ -75,8 +81,8 @@ class WorkerChannels {
   };
 
   void on_message(const std::string& child, const nlohmann::json& m);
-  void note(Channel& c, const std::string& direction, const std::string& kind,
-            const std::string& payload);
+  void note(const std::string& child, Channel& c, const std::string& direction,
+            const std::string& kind, const std::string& payload);
   void fail(std::uint64_t call_id, const std::string& code, const std::string& message);
   void on_timer();
   void rearm();
@@ -84,6 +90,8 @@ class WorkerChannels {
   uv_loop_t* loop_;
   std::string path_;
   Reply reply_;
+  TraceSink trace_sink_;
+  std::map<std::string, int> followers_;  // by child; only counts > 0
   std::map<std::string, Channel> channels_;
   std::map<std::uint64_t, PendingCall> calls_;  // by our message id
   std::uint64_t next_call_id_ = 0;

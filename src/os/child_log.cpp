@@ -309,11 +309,24 @@ namespace {
 
 // Prepends the last lines of `path` to `newest_first` (newest first) until it
 // holds `n`. Returns false if the file does not exist (or cannot be read).
-bool tail_of_file(const std::string& path, std::size_t n, std::vector<std::string>* newest_first) {
+// Reads `fd` backwards from byte `end`.
+bool tail_of_fd(int fd, std::uint64_t end, std::size_t n, std::vector<std::string>* newest_first);
+
+bool tail_of_file(const std::string& path, std::size_t n, std::vector<std::string>* newest_first,
+                  LogEnd* current = nullptr) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st {};
   if (!fd || ::fstat(fd.get(), &st) != 0) return false;
-  std::uint64_t pos = static_cast<std::uint64_t>(st.st_size);
+  if (current != nullptr) {
+    current->inode = static_cast<std::uint64_t>(st.st_ino);
+    current->size = static_cast<std::uint64_t>(st.st_size);
+  }
+  return tail_of_fd(fd.get(), static_cast<std::uint64_t>(st.st_size), n, newest_first);
+}
+
+bool tail_of_fd(int fd, std::uint64_t end_offset, std::size_t n,
+                std::vector<std::string>* newest_first) {
+  std::uint64_t pos = end_offset;
   if (pos == 0 || newest_first->size() >= n) return true;
 
   constexpr std::size_t kBlock = std::size_t{64} << 10;
@@ -326,7 +339,7 @@ bool tail_of_file(const std::string& path, std::size_t n, std::vector<std::strin
     std::size_t got = 0;
     while (got < len) {
       const ssize_t r =
-          ::pread(fd.get(), block.data() + got, len - got, static_cast<off_t>(pos + got));
+          ::pread(fd, block.data() + got, len - got, static_cast<off_t>(pos + got));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) return true;  // truncated under us or unreadable: what we have
       got += static_cast<std::size_t>(r);
@@ -355,10 +368,11 @@ bool tail_of_file(const std::string& path, std::size_t n, std::vector<std::strin
 
 }  // namespace
 
-std::vector<std::string> read_log_tail(const std::string& file, std::size_t n) {
+std::vector<std::string> read_log_tail(const std::string& file, std::size_t n, LogEnd* end) {
   std::vector<std::string> newest_first;
+  if (end != nullptr) *end = LogEnd{};
+  tail_of_file(file, n, &newest_first, end);
   if (n == 0) return newest_first;
-  tail_of_file(file, n, &newest_first);
   for (int k = 1; newest_first.size() < n; ++k) {
     if (!tail_of_file(rotated_name(file, k), n, &newest_first)) break;
   }

@@ -177,6 +177,14 @@ class ChildLog {
 // exist). A missing or unreadable file contributes nothing; an unterminated
 // last line counts as a line. Reads backwards, so the cost is proportional to
 // the lines returned, not to the file sizes.
-std::vector<std::string> read_log_tail(const std::string& file, std::size_t n);
+//
+// `end` (if non-null) gets the inode and the size of the current file as it
+// was read, so that a follower (`log -f`) can go on from exactly there.
+struct LogEnd {
+  std::uint64_t inode = 0;  // 0: there is no current file
+  std::uint64_t size = 0;
+};
+std::vector<std::string> read_log_tail(const std::string& file, std::size_t n,
+                                       LogEnd* end = nullptr);
 
 }  // namespace otpsup
