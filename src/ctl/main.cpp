@@ -436,7 +436,8 @@ int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options
   };
   return streamed_request(global, std::move(message), options.follow, on_result,
                           [&](const json& item) {
-                            if (item.is_string()) print_history_line(options, item.get<std::string>());
+                            if (item.is_string())
+                              print_history_line(options, item.get<std::string>());
                           });
 }
 
@@ -981,9 +982,9 @@ int run(int argc, char** argv) {
                   "Print the ring as JSON (with -f: one entry per line, no counts)");
 
   std::size_t log_lines = 20;
-  CLI::App* log = add_command(
-      "log", "Show a worker's captured stdout/stderr (STATE_DIR/logs/PATH.log)",
-      [&] { return log_command(global, path, log_lines, follow_live); });
+  CLI::App* log =
+      add_command("log", "Show a worker's captured stdout/stderr (STATE_DIR/logs/PATH.log)",
+                  [&] { return log_command(global, path, log_lines, follow_live); });
   add_path(log, &path, node_path)->required();
   log->add_option("-n,--lines", log_lines, "Show the last N lines (default 20)")->type_name("N");
   log->add_flag("-f,--follow", follow_live,

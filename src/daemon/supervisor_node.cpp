@@ -56,15 +56,14 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
       log_settings_(std::move(logs)),
       out_(std::move(output)),
       core_(std::make_unique<Supervisor>(std::move(spec))) {
-  channels_ = std::make_unique<WorkerChannels>(loop_, path_,
-                                               [this](CommandToken token, nlohmann::json reply) {
-                                                 if (out_.reply)
-                                                   out_.reply(token, std::move(reply));
-                                               },
-                                               [this](const std::string& child,
-                                                      const nlohmann::json& entry) {
-                                                 if (out_.trace) out_.trace(path_ + "/" + child, entry);
-                                               });
+  channels_ = std::make_unique<WorkerChannels>(
+      loop_, path_,
+      [this](CommandToken token, nlohmann::json reply) {
+        if (out_.reply) out_.reply(token, std::move(reply));
+      },
+      [this](const std::string& child, const nlohmann::json& entry) {
+        if (out_.trace) out_.trace(path_ + "/" + child, entry);
+      });
   outputs_ = std::make_unique<ChildOutputs>(loop_, log_settings_);
 }
 

@@ -338,8 +338,7 @@ bool tail_of_fd(int fd, std::uint64_t end_offset, std::size_t n,
     pos -= len;
     std::size_t got = 0;
     while (got < len) {
-      const ssize_t r =
-          ::pread(fd, block.data() + got, len - got, static_cast<off_t>(pos + got));
+      const ssize_t r = ::pread(fd, block.data() + got, len - got, static_cast<off_t>(pos + got));
       if (r < 0 && errno == EINTR) continue;
       if (r <= 0) return true;  // truncated under us or unreadable: what we have
       got += static_cast<std::size_t>(r);

@@ -140,6 +140,27 @@ class OutputLogs(DaemonTestCase):
         self.assertEqual([int(t.split("-")[1]) for t in tail[:-1]],
                          list(range(lines - 28, lines + 1)))
 
+    def test_a_worker_flooding_its_output_does_not_hold_up_its_supervisor(self):
+        config = tree_config([
+            ("daemon", "", {}),
+            supervisor("root", ["flood", "c"], intensity=10),
+            ("worker", "flood", {"command": json.dumps(["yes", "x" * 200])}),
+            ("worker", "c", {"command": json.dumps([COUNTER]), "channel": "true"}),
+        ]).replace("[daemon.]", "[daemon]\nlog_max_size = 1048576\nlog_keep = 1")
+        d = self.daemon(config)
+        # The supervisor that reads the flood serves calls, commands and the
+        # flooder's own restart all the while.
+        for n in range(1, 51):
+            self.assertEqual(d.ctl("call", "c", "increment").stdout.strip(), str(n))
+        h = d.follow()
+        d.ctl("restart", "flood")
+        h.wait_for("manual_restart", "flood")
+        self.assertEqual(d.ctl("call", "c", "get").stdout.strip(), "50")
+        base = os.path.join(d.state_dir, "logs", "root", "flood.log")
+        self.assertLessEqual(os.path.getsize(base + ".1"), 1048576)
+        self.assertFalse(os.path.exists(base + ".2"))
+        self.assertEqual(d.stop(), 0)
+
     def test_log_of_a_supervisor_or_unknown_path_is_an_error(self):
         d = self.daemon(TREE)
         p = d.ctl("log", "mid", check=False)
