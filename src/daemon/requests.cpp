@@ -8,6 +8,7 @@
 
 #include "config/executable_lookup.h"
 #include "daemon/daemon.h"
+#include "os/private_dirs.h"
 #include "os/proc_info.h"
 #include "otpsup/duration.h"
 #include "otpsup/history_format.h"
@@ -418,6 +419,9 @@ void Daemon::handle_log(ClientId client, const nlohmann::json& req) {
     return;
   }
   const std::string file = child_log_file(log_settings().dir, *path);
+  // A worker that wrote nothing yet has no file: its directory is made here,
+  // so that `log -f` can wait in it for the file.
+  (void)make_private_dirs(file.substr(0, file.rfind('/')));
   LogEnd end;
   std::vector<std::string> lines = read_log_tail(file, static_cast<std::size_t>(n), &end);
   server_->send(client, ok_reply(id, {{"path", *path},

@@ -84,7 +84,8 @@ std::unique_ptr<ChildLog> ChildLog::open(uv_loop_t* loop, LogOptions options, st
       return nullptr;
     }
   }
-  log->open_file();
+  // The file is opened with the first record, not here: a start costs no
+  // mkdir/open, and a worker that writes nothing creates no file.
   return log;
 }
 

@@ -85,7 +85,8 @@ struct LogOptions {
 class ChildLog {
  public:
   // Creates both pipes (close-on-exec; the write ends stay blocking, as a
-  // child expects of its stdout) and opens the log file. Returns nullptr and
+  // child expects of its stdout); the log file is opened (and its
+  // directories made) when the first record is written. Returns nullptr and
   // sets *error (if non-null) only when the pipes cannot be created; a log
   // file that cannot be opened is not an error here: see last_error() and
   // dropped_lines().

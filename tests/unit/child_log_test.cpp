@@ -217,10 +217,8 @@ TEST_CASE("child_log: each line gets a UTC timestamp and an out/err tag") {
   Loop loop;
   const std::string file = dir.path() + "/logs/root/demo/counter1.log";
   auto log = open_log(loop, {.file = file});
-  // Directories and the file exist before the child writes anything.
-  CHECK(mode_of(dir.path() + "/logs") == 0700);
-  CHECK(mode_of(dir.path() + "/logs/root/demo") == 0700);
-  CHECK(mode_of(file) == 0600);
+  // Nothing is created before the child writes something.
+  CHECK_FALSE(fs::exists(dir.path() + "/logs"));
 
   const pid_t pid = fork_writer(*log, [] {
     child_write(1, "hello\n");
@@ -233,6 +231,9 @@ TEST_CASE("child_log: each line gets a UTC timestamp and an out/err tag") {
   // The loop ends by itself: both pipes reach EOF when the child exits.
   uv_run(loop.get(), UV_RUN_DEFAULT);
   CHECK(wait_exit_code(pid) == 0);
+  CHECK(mode_of(dir.path() + "/logs") == 0700);
+  CHECK(mode_of(dir.path() + "/logs/root/demo") == 0700);
+  CHECK(mode_of(file) == 0600);
   CHECK(log->done());
   log->finish();  // a no-op now
 
