@@ -71,6 +71,10 @@ struct ConfigLoad {
 struct ConfigContext {
   std::string self_dir;  // may be empty
   std::string path_env;  // value of $PATH to search; empty = do not search PATH
+  // Relative `command` paths (with a '/') and `cwd`s are taken from here:
+  // the directory otpsupd was started in, kept for reloads (a daemon in the
+  // background runs in /). Empty: the process's current directory.
+  std::string base_dir;
 };
 
 // Parses and validates TOML text. `source_name` is used in error messages.

@@ -36,10 +36,11 @@ std::string quote(std::string_view s) {
 }  // namespace
 
 ExecutableLookup find_executable(std::string_view name, const ConfigContext& ctx) {
-  const std::string given(name);
+  std::string given(name);
   if (given.empty()) return {{}, "the program name is empty"};
 
   if (given.find('/') != std::string::npos) {
+    if (given[0] != '/' && !ctx.base_dir.empty()) given = (fs::path(ctx.base_dir) / given).string();
     switch (check_file(given)) {
       case FileCheck::executable:
         return {absolute_path(given), {}};

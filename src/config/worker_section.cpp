@@ -98,9 +98,14 @@ std::optional<std::map<std::string, std::string>> read_env(const toml::node& nod
   return env;
 }
 
-std::optional<std::string> read_cwd(const toml::node& node, Diagnostics& diag) {
+// A relative `cwd` is taken from `base_dir` (see ConfigContext).
+std::optional<std::string> read_cwd(const toml::node& node, const std::string& base_dir,
+                                    Diagnostics& diag) {
   auto dir = read_string(node, "cwd", diag);
   if (!dir) return std::nullopt;
+  if (!dir->empty() && (*dir)[0] != '/' && !base_dir.empty()) {
+    *dir = (fs::path(base_dir) / *dir).string();
+  }
   std::error_code ec;
   if (dir->empty() || !fs::is_directory(*dir, ec)) {
     diag.error(pos_of(node), "cwd: expected an existing directory, found " + quote_value(*dir));
@@ -177,7 +182,7 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
         (k == "stdout" ? draft.spec.stdout_target : draft.spec.stderr_target) = kValues[*i];
       }
     } else if (k == "cwd") {
-      if (auto dir = read_cwd(value, diag)) draft.spec.cwd = std::move(*dir);
+      if (auto dir = read_cwd(value, ctx.base_dir, diag)) draft.spec.cwd = std::move(*dir);
     } else {
       report_unknown_key(key, SectionKind::worker, section, diag);
     }

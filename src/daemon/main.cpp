@@ -23,6 +23,8 @@ ConfigLoad load(const std::string& path) {
   ConfigContext ctx;
   ctx.self_dir = self_exe_dir();
   if (const char* p = std::getenv("PATH")) ctx.path_env = p;
+  std::error_code ec;
+  ctx.base_dir = std::filesystem::current_path(ec).string();
   if (path.empty()) return load_config_text(embedded_demo_config(), kDemoSource, ctx);
   return load_config_file(path, ctx);
 }
@@ -141,6 +143,8 @@ int main(int argc, char** argv) {
   options.self_exe = self_exe_path();
   options.config_path = config_path.empty() ? "" : absolute(config_path);
   options.lookup.self_dir = self_exe_dir();
+  std::error_code cwd_error;
+  options.lookup.base_dir = std::filesystem::current_path(cwd_error).string();
   if (const char* p = std::getenv("PATH")) options.lookup.path_env = p;
   if (!foreground) options.ready_fd = daemonize();
   Daemon daemon(std::move(options));

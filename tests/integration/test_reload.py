@@ -1,9 +1,12 @@
 """Live reload: validate first, then apply only the difference."""
+import json
 import os
+import shutil
 import signal
+import subprocess
 import unittest
 
-from otpsup_harness import COUNTER, DaemonTestCase, alive
+from otpsup_harness import COUNTER, DaemonTestCase, Daemon, alive, wait_gone
 from test_trees import supervisor, tree_config, walk, worker
 
 
@@ -58,6 +61,31 @@ class Reload(DaemonTestCase):
         self.assertIn("nothing changed", p.stderr)
         self.assertEqual(pids(d), before)
         self.assertEqual([r for r in d.history() if r["event"] == "config_reloaded"], [])
+
+    def test_relative_paths_are_taken_from_where_otpsupd_started_even_in_the_background(self):
+        d = Daemon()
+        self.addCleanup(d.cleanup, self)
+        os.makedirs(os.path.join(d.dir, "bin"))
+        os.makedirs(os.path.join(d.dir, "work"))
+        shutil.copy(COUNTER, os.path.join(d.dir, "bin", "counter"))
+        rel = {"command": json.dumps(["./bin/counter"]), "cwd": '"work"'}
+        d.config_path = os.path.join(d.dir, "otpsup.toml")
+        self.rewrite(d, [supervisor("root", ["a"]), ("worker", "a", rel)])
+        cmd = [c for c in d.command_line() if c != "--foreground"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=20, cwd=d.dir)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        daemon_pid = d.request({"id": 1, "cmd": "ping"})["result"]["pid"]
+        d.seen_pids.add(daemon_pid)
+        # The daemon now runs in /; a reload still finds ./bin/counter and work/.
+        self.rewrite(d, [supervisor("root", ["a", "b"]), ("worker", "a", rel), ("worker", "b", rel)])
+        d.ctl("reload")
+        b = next(c for c in d.status_json()["children"] if c["name"] == "b")
+        self.assertEqual(b["state"], "running")
+        d.seen_pids.add(b["pid"])
+        self.assertEqual(os.readlink(f"/proc/{b['pid']}/cwd"), os.path.join(d.dir, "work"))
+        d.history()
+        os.kill(daemon_pid, signal.SIGTERM)
+        self.assertTrue(wait_gone(daemon_pid))
 
     def test_sighup_reloads(self):
         d = self.daemon(tree_config(self.BEFORE))
