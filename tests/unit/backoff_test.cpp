@@ -2,8 +2,12 @@
 // fake clock and a fake shell: restart_delay with exponential backoff,
 // significant children with auto_shutdown (OTP 24), freeze/thaw.
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -579,4 +583,24 @@ auto_shutdown = "any"
   REQUIRE(r.errors.size() == 1);
   CHECK(r.errors[0].line == 3);
   CHECK(r.errors[0].message.find("any_significant") != std::string::npos);
+}
+
+TEST_CASE("TheExampleJobTomlIsValid") {
+  // The demo workers, as stand-ins in a fresh directory (the lookup only
+  // needs executables).
+  std::string dir =
+      (std::filesystem::temp_directory_path() / "otpsup-backoff-test.XXXXXX").string();
+  REQUIRE(::mkdtemp(dir.data()) != nullptr);
+  for (const char* name : {"otpsup-counter", "otpsup-printer"}) {
+    const std::string file = dir + "/" + name;
+    std::ofstream(file) << "#!/bin/sh\nexit 0\n";
+    REQUIRE(::chmod(file.c_str(), 0755) == 0);
+  }
+  ConfigLoad r = load_config_file(
+      std::string(OTPSUP_TEST_DATA_DIR) + "/../../etc/examples/job.toml", ConfigContext{dir, ""});
+  std::filesystem::remove_all(dir);
+  INFO(errors_of(r));
+  REQUIRE(r.ok());
+  CHECK(r.config->root().children.at(0).backoff_max == 30s);
+  CHECK(r.config->supervisors.at("job").auto_shutdown == AutoShutdown::any_significant);
 }
