@@ -18,6 +18,15 @@
 //  * A failed start during a restart counts for intensity and is retried
 //    through the event loop (ArmTimer with a zero delay), so commands and other
 //    children are served between retries.
+//  * Beyond OTP, off by default: a child with restart_delay has its restart
+//    scheduled (ArmTimer, "restart_scheduled") instead of done at once, and
+//    counted for intensity when the timer fires and the restart is attempted;
+//    a group restart happens whole at the end of the delay. Stop, pause,
+//    give-up and shutdown cancel it ("restart_cancelled"); a start of the
+//    child by other means (start, restart, a group restart) supersedes it.
+//  * OTP 24's significant children: with auto_shutdown, a significant child
+//    that exits by itself (transient: normally; temporary: any exit) makes
+//    the supervisor stop every child and exit normally ("auto_shutdown").
 //
 // Threading: none; one Supervisor is driven by one loop.
 #pragma once
