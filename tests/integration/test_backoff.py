@@ -49,15 +49,15 @@ def toml_list(items):
 class RestartDelay(DaemonTestCase):
     def test_a_delayed_restart_shows_in_status_and_history_and_backs_off(self):
         d = self.daemon(flat_config(workers=[
-            ("a", [COUNTER], 'restart_delay = "1500ms"\nbackoff_max = "10s"'),
+            ("a", [COUNTER], 'restart_delay = "3s"\nbackoff_max = "20s"'),
             ("b", [COUNTER], "")], intensity=10))
         h = d.follow()
         old = d.pid("a")
         d.ctl("kill", "a", "-s", "KILL")
         exited = h.wait_for("exited", "a")
         scheduled = h.wait_for("restart_scheduled", "a")
-        self.assertGreaterEqual(scheduled["delay_ms"], 1350)  # 1.5 s +-10% jitter
-        self.assertLessEqual(scheduled["delay_ms"], 1650)
+        self.assertGreaterEqual(scheduled["delay_ms"], 2700)  # 3 s +-10% jitter
+        self.assertLessEqual(scheduled["delay_ms"], 3300)
         node = d.status_json("a")
         self.assertEqual(node["state"], "restarting")
         self.assertLessEqual(node["restart_in_ms"], scheduled["delay_ms"])
@@ -71,8 +71,8 @@ class RestartDelay(DaemonTestCase):
         # The next crash, soon after: the delay doubles.
         d.ctl("kill", "a", "-s", "KILL")
         second = h.wait_for("restart_scheduled", "a")
-        self.assertGreaterEqual(second["delay_ms"], 2700)
-        self.assertLessEqual(second["delay_ms"], 3300)
+        self.assertGreaterEqual(second["delay_ms"], 5400)
+        self.assertLessEqual(second["delay_ms"], 6600)
         self.assertEqual(d.status_json("b")["restarts"], 0)
 
     def test_stop_cancels_a_pending_restart_and_start_restarts_now(self):

@@ -18,6 +18,7 @@
 #include "otpsup/config.h"
 #include "otpsup/spec_json.h"
 #include "otpsup/supervisor.h"
+#include "otpsup/tree_mirror.h"
 
 using namespace otpsup;
 using namespace std::chrono_literals;
@@ -603,4 +604,30 @@ TEST_CASE("TheExampleJobTomlIsValid") {
   REQUIRE(r.ok());
   CHECK(r.config->root().children.at(0).backoff_max == 30s);
   CHECK(r.config->supervisors.at("job").auto_shutdown == AutoShutdown::any_significant);
+}
+
+// ------------------------------------------------------------- mirror --
+
+TEST_CASE("TheMirrorShowsRestartingWithTheTimeLeftAndFrozen") {
+  SupervisorSpec root = spec(Strategy::one_for_one, 3, {child("a"), child("b")});
+  TreeMirror m;
+  const TimePoint t0{};
+  m.build({{"root", root}}, 1, t0);
+  m.apply({{"sup", "root"}, {"child", "a"}, {"event", "started"}, {"pid", 10}}, t0);
+  m.apply({{"sup", "root"}, {"child", "b"}, {"event", "started"}, {"pid", 11}}, t0);
+  m.apply({{"sup", "root"}, {"child", "a"}, {"event", "exited"}, {"pid", 10}}, t0);
+  m.apply({{"sup", "root"}, {"child", "a"}, {"event", "restart_scheduled"}, {"delay_ms", 2000}},
+          t0);
+  m.apply({{"sup", "root"}, {"child", "b"}, {"event", "frozen"}, {"pid", 11}}, t0);
+  nlohmann::json st = m.status("root/a", t0 + 400ms);
+  CHECK(st["state"] == "restarting");
+  CHECK(st["restart_in_ms"] == 1600);
+  CHECK(m.status("root/b", t0)["frozen"] == true);
+  m.apply(
+      {{"sup", "root"}, {"child", "a"}, {"event", "restart_cancelled"}, {"reason", "manual stop"}},
+      t0);
+  CHECK(m.status("root/a", t0)["state"] == "stopped");
+  CHECK_FALSE(m.status("root/a", t0).contains("restart_in_ms"));
+  m.apply({{"sup", "root"}, {"child", "b"}, {"event", "thawed"}, {"pid", 11}}, t0);
+  CHECK_FALSE(m.status("root/b", t0).contains("frozen"));
 }
