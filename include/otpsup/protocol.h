@@ -34,6 +34,9 @@
 //            command, executable not found: argv[0] is looked up by otpsupd)
 //   kill     {"path", "signal": "KILL"|9, "force"?: bool} -> {"pid": N, "signal": "SIGKILL"}
 //            (a supervisor only with "force", never the root)
+//   freeze   {"path", "force"?: bool} -> {"pid": N}   SIGSTOP to the child's group
+//            (not_running when it has no process; a supervisor only with "force")
+//   thaw     {"path"}                 -> {"pid": N}   SIGCONT; a no-op when not frozen
 //   info     {"path"}  -> {"path","kind","pid","state":"S","state_name":"sleeping",
 //                          "rss_bytes","threads","cpu_user_s","cpu_system_s","fd_count",
 //                          "start_time":"RFC3339","uptime_s","cmdline":[...]}

@@ -20,6 +20,9 @@ using Duration = std::chrono::milliseconds;
 
 enum class Strategy { one_for_one, one_for_all, rest_for_one, dynamic };
 enum class RestartType { permanent, transient, temporary };
+// OTP 24's auto_shutdown: whether a supervisor ends when significant children
+// exit by themselves.
+enum class AutoShutdown { never, any_significant, all_significant };
 
 // How a supervisor terminates one child (OTP's `shutdown` child-spec key).
 struct Shutdown {
@@ -63,6 +66,17 @@ struct ChildSpec {
   OutputTarget stdout_target = OutputTarget::log;
   OutputTarget stderr_target = OutputTarget::log;
 
+  // Restart delay with exponential backoff (beyond OTP; 0 = off, OTP's
+  // immediate restart). A restart is scheduled restart_delay * 2^k later,
+  // capped at backoff_max, with jitter; k counts the delayed restarts since
+  // the child last stayed up for backoff_reset.
+  Duration restart_delay{0};
+  Duration backoff_max{0};        // 0: restart_delay (a constant delay)
+  Duration backoff_reset{30000};  // uptime that forgets the backoff
+  // OTP 24: a transient or temporary child whose own exit (a normal one for
+  // transient) ends its supervisor when that supervisor has auto_shutdown.
+  bool significant = false;
+
   bool operator==(const ChildSpec&) const = default;
 };
 
@@ -75,6 +89,7 @@ struct SupervisorSpec {
   std::vector<ChildSpec> children;
   int max_children = 0;  // dynamic supervisors only; 0 = unlimited
   bool allow_add = false;
+  AutoShutdown auto_shutdown = AutoShutdown::never;
   SourcePos pos;
 
   bool operator==(const SupervisorSpec&) const = default;
@@ -82,6 +97,7 @@ struct SupervisorSpec {
 
 const char* to_string(Strategy s);
 const char* to_string(RestartType r);
+const char* to_string(AutoShutdown a);
 const char* to_string(OutputTarget t);
 std::string to_string(const Shutdown& s);
 

@@ -21,7 +21,8 @@ ChildSpec child_spec_from_json(const nlohmann::json& j);
 SupervisorSpec supervisor_spec_from_json(const nlohmann::json& j);
 std::map<std::string, SupervisorSpec> library_from_json(const nlohmann::json& j);
 
-Strategy strategy_from_string(const std::string& s);         // throws std::invalid_argument
-RestartType restart_type_from_string(const std::string& s);  // throws std::invalid_argument
+Strategy strategy_from_string(const std::string& s);           // throws std::invalid_argument
+RestartType restart_type_from_string(const std::string& s);    // throws std::invalid_argument
+AutoShutdown auto_shutdown_from_string(const std::string& s);  // throws std::invalid_argument
 
 }  // namespace otpsup

@@ -18,12 +18,22 @@
 //  * A failed start during a restart counts for intensity and is retried
 //    through the event loop (ArmTimer with a zero delay), so commands and other
 //    children are served between retries.
+//  * Beyond OTP, off by default: a child with restart_delay has its restart
+//    scheduled (ArmTimer, "restart_scheduled") instead of done at once, and
+//    counted for intensity when the timer fires and the restart is attempted;
+//    a group restart happens whole at the end of the delay. Stop, pause,
+//    give-up and shutdown cancel it ("restart_cancelled"); a start of the
+//    child by other means (start, restart, a group restart) supersedes it.
+//  * OTP 24's significant children: with auto_shutdown, a significant child
+//    that exits by itself (transient: normally; temporary: any exit) makes
+//    the supervisor stop every child and exit normally ("auto_shutdown").
 //
 // Threading: none; one Supervisor is driven by one loop.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -65,13 +75,15 @@ struct CancelTimerAction {
 // A history event about this supervisor (child empty) or one of its children.
 struct RecordAction {
   std::string event;  // started, exited, restarted, start_failed, stopped, manual_restart,
-                      // paused, resumed, gave_up, removed
+                      // paused, resumed, gave_up, removed, restart_scheduled,
+                      // restart_cancelled, auto_shutdown, frozen, thawed
   std::string child;
   int pid = 0;
   int old_pid = 0;
   int new_pid = 0;
   std::string reason;
   std::optional<ExitStatus> status;
+  std::optional<Duration> delay;  // restart_scheduled: how long until the restart
 };
 // The answer to a command (sent after the command has been applied).
 struct ReplyAction {
@@ -107,6 +119,8 @@ struct Command {
     resume,
     add,
     reconfigure,
+    freeze,  // SIGSTOP to a running child's group (not pause: the policy is untouched)
+    thaw,    // SIGCONT to a frozen child's group; a no-op for a child not frozen
   };
   Kind kind = Kind::start;
   std::string child;  // empty for pause/resume (the supervisor itself)
@@ -144,7 +158,16 @@ struct Child {
   bool added = false;              // added at run time (`add`): `remove` stops and deletes it
   std::optional<ChildSpec> pending_spec;  // reload: the spec it restarts with
   std::optional<TimerId> kill_timer;
+  bool frozen = false;  // `freeze` sent SIGSTOP; cleared by thaw or its exit
+  // restart_delay: a restart is scheduled (the child is down, "restarting").
+  std::optional<TimerId> restart_timer;
+  TimePoint restart_at{};
+  std::string restart_reason;  // why it is restarted, for the "restarted" record
+  int backoff_level = 0;       // k in restart_delay * 2^k
 };
+
+// Returns a number in [0, 1): the jitter of restart delays (±10%).
+using JitterSource = std::function<double()>;
 
 class Supervisor {
  public:
@@ -169,6 +192,10 @@ class Supervisor {
 
   // Moves the actions produced so far out, in order.
   std::vector<Action> take_actions();
+
+  // Replaces the jitter source (default: a fixed-seed PRNG). The shell seeds
+  // one from the OS; tests pass a constant.
+  void set_jitter_source(JitterSource source) { jitter_ = std::move(source); }
 
   // ---- Queries ----
   const SupervisorSpec& spec() const { return spec_; }
@@ -214,6 +241,15 @@ class Supervisor {
   void give_up(const std::string& reason);
   void refuse_pending_commands(std::string_view code, const std::string& why);
   void cancel_retry_timers();
+  // restart_delay (backoff) and auto_shutdown (significant children).
+  void schedule_restart(Child& c, const std::string& reason, TimePoint now);
+  Duration next_restart_delay(Child& c);
+  void cancel_scheduled_restart(Child& c, const std::string& why);  // why empty: no record
+  void cancel_all_scheduled_restarts(const std::string& why);
+  void delayed_restart(Child& c, TimePoint now);
+  void significant_child_exited(const std::string& id, const std::string& how);
+  void begin_shutdown(const std::string& cause, const std::string& exit_reason);
+  void freeze_or_thaw(Child& c, const Command& cmd);
   void execute_command(const Command& cmd, TimePoint now);
   void resume(const Command& cmd, TimePoint now);
   void remove_child(const std::string& id);
@@ -239,10 +275,12 @@ class Supervisor {
   struct TimerPurpose {
     bool retry = false;  // true: retry a failed start; false: SIGKILL after shutdown timeout
     std::string child;
+    bool delayed = false;  // retry: a restart scheduled by restart_delay
   };
   std::unordered_map<TimerId, TimerPurpose> timers_;
   TimerId last_timer_ = 0;
   std::vector<Action> actions_;
+  JitterSource jitter_;
 };
 
 }  // namespace otpsup

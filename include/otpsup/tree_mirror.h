@@ -26,11 +26,13 @@ struct MirrorNode {
   bool supervisor = false;
   std::string restart = "permanent";
   int pid = 0;
-  std::string state = "down";  // running, starting, stopping, down, stopped
+  std::string state = "down";  // running, starting, stopping, down, stopped, restarting
   TimePoint started_at{};
   int restarts = 0;
   std::string last_exit;
   bool added = false;                 // added at run time: lost when its supervisor restarts
+  bool frozen = false;                // `freeze`: SIGSTOPped until `thaw` or its exit
+  TimePoint restart_at{};             // state "restarting": when restart_delay ends
   std::vector<std::string> children;  // names, start order (supervisors)
   // Supervisors only.
   std::string strategy;

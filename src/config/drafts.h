@@ -3,6 +3,7 @@
 // cross-reference errors (undefined children, duplicates, cycles).
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,12 +22,14 @@ struct SupervisorDraft {
   ChildSpec as_child;   // how its parent holds it: is_supervisor, restart, shutdown
   std::vector<ChildRef> children;
   bool has_children_key = false;
-  SourcePos name_pos;  // of NAME in [supervisor.NAME]
+  SourcePos name_pos;                        // of NAME in [supervisor.NAME]
+  std::optional<SourcePos> significant_pos;  // of `significant = true`
 };
 
 struct WorkerDraft {
   ChildSpec spec;
-  SourcePos name_pos;  // of NAME in [worker.NAME]
+  SourcePos name_pos;                        // of NAME in [worker.NAME]
+  std::optional<SourcePos> significant_pos;  // of `significant = true`
 };
 
 }  // namespace otpsup::config

@@ -18,14 +18,16 @@ inline constexpr std::array<std::string_view, 7> kDaemonKeys{
     "socket",       "state_dir",    "history_sync", "history_max_size",
     "history_keep", "log_max_size", "log_keep"};
 
-inline constexpr std::array<std::string_view, 8> kSupervisorKeys{
-    "strategy",     "intensity", "period",  "children",
-    "max_children", "allow_add", "restart", "shutdown"};
+inline constexpr std::array<std::string_view, 13> kSupervisorKeys{
+    "strategy",      "intensity",   "period",       "children",      "max_children",
+    "allow_add",     "restart",     "shutdown",     "restart_delay", "backoff_max",
+    "backoff_reset", "significant", "auto_shutdown"};
 
-inline constexpr std::array<std::string_view, 12> kWorkerKeys{
-    "command",           "restart",    "shutdown",  "stop_signal",
-    "normal_exit_codes", "env",        "clear_env", "cwd",
-    "channel",           "trace_size", "stdout",    "stderr"};
+inline constexpr std::array<std::string_view, 16> kWorkerKeys{
+    "command",           "restart",     "shutdown",      "stop_signal",
+    "normal_exit_codes", "env",         "clear_env",     "cwd",
+    "channel",           "trace_size",  "stdout",        "stderr",
+    "restart_delay",     "backoff_max", "backoff_reset", "significant"};
 
 // The keys a section of `kind` accepts.
 std::span<const std::string_view> keys_of(SectionKind kind);

@@ -1,8 +1,10 @@
 #include "supervisor_section.h"
 
+#include <array>
 #include <limits>
 #include <optional>
 
+#include "restart_policy_keys.h"
 #include "value_readers.h"
 
 namespace otpsup::config {
@@ -29,9 +31,19 @@ SupervisorDraft read_supervisor_section(const std::string& name, SourcePos name_
   const toml::node* max_children = nullptr;
   const toml::node* children = nullptr;
   bool strategy_ok = true;  // false: the strategy was wrong and is unknown
+  const toml::node* auto_shutdown = nullptr;
+  RestartPolicyKeys policy;
   for (auto&& [key, value] : *table) {
     const std::string_view k = key.str();
-    if (k == "strategy") {
+    if (policy.read(k, value, draft.as_child, diag)) continue;
+    if (k == "auto_shutdown") {
+      constexpr std::array<std::string_view, 3> kNames{"never", "any_significant",
+                                                       "all_significant"};
+      constexpr std::array<AutoShutdown, 3> kValues{
+          AutoShutdown::never, AutoShutdown::any_significant, AutoShutdown::all_significant};
+      auto_shutdown = &value;
+      if (auto i = read_choice(value, k, kNames, diag)) draft.spec.auto_shutdown = kValues[*i];
+    } else if (k == "strategy") {
       if (auto s = read_strategy(value, k, diag)) {
         draft.spec.strategy = *s;
       } else {
@@ -76,6 +88,8 @@ SupervisorDraft read_supervisor_section(const std::string& name, SourcePos name_
   // Rules that tie keys together (checked after all keys, since a table
   // iterates in key order, not file order). With an invalid strategy they
   // would only repeat that error.
+  policy.check(draft.as_child, diag);
+  draft.significant_pos = policy.significant_pos();
   if (!strategy_ok) return draft;
   const bool dynamic = draft.spec.strategy == Strategy::dynamic;
   if (dynamic && !draft.children.empty()) {
@@ -89,6 +103,12 @@ SupervisorDraft read_supervisor_section(const std::string& name, SourcePos name_
   if (!dynamic && !draft.has_children_key) {
     diag.error(draft.spec.pos, section + ": missing required key 'children'",
                "list the children in start order, e.g. children = [\"worker1\"]");
+  }
+  if (dynamic && auto_shutdown != nullptr && draft.spec.auto_shutdown != AutoShutdown::never) {
+    diag.error(pos_of(*auto_shutdown),
+               "auto_shutdown: a dynamic supervisor cannot shut down automatically (as OTP's "
+               "simple_one_for_one)",
+               "remove auto_shutdown, or use another strategy");
   }
   if (!dynamic && max_children != nullptr) {
     diag.error(pos_of(*max_children),

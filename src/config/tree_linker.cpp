@@ -129,6 +129,9 @@ class Linker {
         continue;
       }
       listed_.emplace(child.name, std::pair{sup.spec.name, child.pos});
+      check_significant(sup, as_sup != sup_index_.end()
+                                 ? sups_[as_sup->second].significant_pos
+                                 : workers_[as_worker->second].significant_pos);
 
       if (as_sup != sup_index_.end()) {
         if (out != nullptr) out->children.push_back(sups_[as_sup->second].as_child);
@@ -136,6 +139,19 @@ class Linker {
         out->children.push_back(workers_[as_worker->second].spec);
       }
     }
+  }
+
+  // OTP rejects a significant child under a supervisor whose auto_shutdown
+  // is never (it could never take effect).
+  void check_significant(const SupervisorDraft& sup, const std::optional<SourcePos>& significant) {
+    if (!significant || sup.spec.auto_shutdown != AutoShutdown::never) return;
+    diag_.error(*significant,
+                "significant: the child's supervisor " +
+                    section_label(SectionKind::supervisor, sup.spec.name) +
+                    " has auto_shutdown = \"never\"",
+                "set auto_shutdown = \"any_significant\" or \"all_significant\" in " +
+                    section_label(SectionKind::supervisor, sup.spec.name) +
+                    ", or remove significant");
   }
 
   // Depth-first search over "supervisor lists supervisor" edges, every

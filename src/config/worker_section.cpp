@@ -7,6 +7,7 @@
 #include "did_you_mean.h"
 #include "executable_lookup.h"
 #include "otpsup/exit_status.h"
+#include "restart_policy_keys.h"
 #include "value_readers.h"
 
 namespace otpsup::config {
@@ -133,8 +134,10 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
   }
 
   bool has_command = false;
+  RestartPolicyKeys policy;
   for (auto&& [key, value] : *table) {
     const std::string_view k = key.str();
+    if (policy.read(k, value, draft.spec, diag)) continue;
     if (k == "command") {
       has_command = true;
       auto command = read_string_array(value, k, diag);
@@ -187,6 +190,8 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
       report_unknown_key(key, SectionKind::worker, section, diag);
     }
   }
+  policy.check(draft.spec, diag);
+  draft.significant_pos = policy.significant_pos();
   if (!has_command) {
     diag.error(pos_of(node), section + ": missing required key 'command'",
                "the program and its arguments, e.g. command = [\"sleep\", \"60\"]");

@@ -31,6 +31,18 @@ const char* to_string(RestartType r) {
   return "?";
 }
 
+const char* to_string(AutoShutdown a) {
+  switch (a) {
+    case AutoShutdown::never:
+      return "never";
+    case AutoShutdown::any_significant:
+      return "any_significant";
+    case AutoShutdown::all_significant:
+      return "all_significant";
+  }
+  return "?";
+}
+
 const char* to_string(OutputTarget t) {
   switch (t) {
     case OutputTarget::log:

@@ -3,6 +3,7 @@
 #include "otpsup/duration.h"
 
 #include <algorithm>
+#include <random>
 #include <utility>
 
 namespace otpsup {
@@ -10,6 +11,8 @@ namespace otpsup {
 namespace {
 constexpr int kSigKill = 9;
 constexpr int kSigCont = 18;
+constexpr int kSigStop = 19;
+constexpr double kJitter = 0.1;  // restart delays vary by ±10%
 }  // namespace
 
 const char* to_string(ChildState s) {
@@ -52,6 +55,7 @@ struct Supervisor::Operation {
   int reply_pid = 0;
   std::string failed_start;  // a start of this child failed: restart/resume retry it
   std::string failure;       // boot failure / give-up reason, for the ExitAction
+  std::string exit_reason;   // shutdown: the ExitAction's reason (default "shutdown")
   std::string remove_after;  // manual_stop of an added child: delete its spec once down
   bool remove_after_failed_start = false;        // `add` whose start failed: forget the child
   std::vector<std::string> remove_after_reload;  // reconfigure: children that left the config
@@ -62,16 +66,22 @@ struct Supervisor::Operation {
 
 // Work that waits for the current operation to end (OTP's mailbox).
 struct Supervisor::Deferred {
-  enum class Kind { exit, retry, command };
+  // delayed_restart: a restart_delay timer fired; significant_exit: a
+  // temporary significant child exited by itself (auto_shutdown).
+  enum class Kind { exit, retry, command, delayed_restart, significant_exit };
   Kind kind;
   std::string child;
   int pid = 0;  // exit: the pid that exited (stale if the child was restarted since)
   ExitStatus status;
   Command command;
+  TimerId timer = 0;  // delayed_restart: the timer that fired
 };
 
 Supervisor::Supervisor(SupervisorSpec spec)
     : spec_(std::move(spec)), intensity_(spec_.intensity, spec_.period) {
+  jitter_ = [rng = std::minstd_rand(1)]() mutable {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  };
   for (const ChildSpec& cs : spec_.children) {
     auto child = std::make_unique<Child>();
     child->spec = cs;
@@ -166,6 +176,8 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
   c->stopped_by_hand = false;
   c->stopped_by_pause = false;
   c->died_while_paused = false;
+  c->frozen = false;
+  cancel_scheduled_restart(*c, "");  // started by someone else first (a group, `start`)
   by_pid_[pid] = c;
   if (op_->waiting == id) op_->waiting.clear();
   if (op_->kind == Operation::Kind::manual_start || op_->kind == Operation::Kind::manual_restart) {
@@ -262,6 +274,7 @@ bool Supervisor::on_child_exited(int pid, ExitStatus status, TimePoint now) {
   c.last_pid = c.pid;
   c.pid = 0;
   c.last_exit = status;
+  c.frozen = false;
   if (c.state == ChildState::stopping) {
     c.state = ChildState::down;
     on_stopped(c, status);
@@ -296,8 +309,10 @@ void Supervisor::on_stopped(Child& c, ExitStatus status) {
 }
 
 // A child died on its own (or from someone else's signal).
-void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint /*now*/) {
+void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint now) {
   const std::string id = c.spec.id;
+  // Up long enough: the next delayed restart starts again from restart_delay.
+  if (now - c.started_at >= c.spec.backoff_reset) c.backoff_level = 0;
   const bool gave_up =
       c.spec.is_supervisor && !status.signaled && status.value == kSupervisorGaveUpExitCode;
   record({.event = "exited",
@@ -322,6 +337,15 @@ void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint /*now
     }
   }
   if (c.spec.restart == RestartType::temporary) {
+    // OTP: any exit of a temporary significant child counts (when not caused
+    // by its supervisor); handled in turn, like the exit message it is.
+    if (c.spec.significant && !absorbed && !finished_) {
+      deferred_.push_back({.kind = Deferred::Kind::significant_exit,
+                           .child = id,
+                           .pid = c.last_pid,
+                           .status = status,
+                           .command = {}});
+    }
     remove_child(id);
     record({.event = "removed", .child = id, .reason = "temporary child terminated"});
     return;
@@ -339,7 +363,10 @@ void Supervisor::on_timer(TimerId timer, TimePoint now) {
   if (it == timers_.end()) return;
   TimerPurpose purpose = std::move(it->second);
   timers_.erase(it);
-  if (purpose.retry) {
+  if (purpose.delayed) {
+    deferred_.push_back(
+        {.kind = Deferred::Kind::delayed_restart, .child = purpose.child, .timer = timer});
+  } else if (purpose.retry) {
     deferred_.push_back({.kind = Deferred::Kind::retry, .child = purpose.child});
   } else if (Child* c = find_mutable(purpose.child);
              c != nullptr && c->state == ChildState::stopping && c->kill_timer == timer) {
@@ -364,8 +391,16 @@ void Supervisor::on_command(const Command& command, TimePoint now) {
 
 void Supervisor::shutdown(TimePoint now) {
   if (ending()) return;
+  begin_shutdown("shutdown", "shutdown");
+  run(now);
+}
+
+// Stops every child in reverse start order, then ExitAction{normal,
+// exit_reason}. Pre-empts the operation in progress.
+void Supervisor::begin_shutdown(const std::string& cause, const std::string& exit_reason) {
   auto op = std::make_unique<Operation>(Operation::Kind::shutdown);
-  op->stop_cause = "shutdown";
+  op->stop_cause = cause;
+  op->exit_reason = exit_reason;
   if (op_ && !op_->waiting.empty()) {
     const Child* w = find(op_->waiting);
     if (w != nullptr && w->state == ChildState::stopping) op->waiting = op_->waiting;
@@ -374,9 +409,9 @@ void Supervisor::shutdown(TimePoint now) {
     if (id != op->waiting) op->to_stop.push_back(id);
   }
   refuse_pending_commands("shutting_down", "the supervisor is shutting down");
+  cancel_all_scheduled_restarts(cause);
   cancel_retry_timers();
   begin_operation(std::move(op));
-  run(now);
 }
 
 // ------------------------------------------------------------ operations --
@@ -480,7 +515,8 @@ void Supervisor::finish_operation(TimePoint now) {
       return;
     case Operation::Kind::shutdown:
       finished_ = true;
-      emit(ExitAction{ExitAction::Kind::normal, "shutdown"});
+      emit(ExitAction{ExitAction::Kind::normal,
+                      op->exit_reason.empty() ? "shutdown" : op->exit_reason});
       return;
     default:
       break;
@@ -501,6 +537,10 @@ void Supervisor::finish_operation(TimePoint now) {
     // through the loop, so other work is served in between (OTP's
     // try_again_restart).
     const std::string& id = op->failed_start;
+    if (Child* c = find_mutable(id); c != nullptr && c->spec.restart_delay.count() > 0) {
+      schedule_restart(*c, "start failed, retrying", now);  // counted when attempted
+      return;
+    }
     if (!intensity_.add_restart(now)) {
       give_up("child " + id + " could not be restarted");
       return;
@@ -517,8 +557,22 @@ void Supervisor::handle_deferred(Deferred d, TimePoint now) {
       Child* c = find_mutable(d.child);
       // Stale: restarted (or removed) since, e.g. by a group restart.
       if (c == nullptr || c->state != ChildState::down || c->last_pid != d.pid) return;
-      if (!restart_wanted(*c, d.status)) return;  // transient normal exit: stays down
+      if (!restart_wanted(*c, d.status)) {  // transient normal exit: stays down
+        if (c->spec.significant) significant_child_exited(c->spec.id, describe(d.status));
+        return;
+      }
       apply_restart_policy(*c, describe(d.status), now);
+      return;
+    }
+    case Deferred::Kind::significant_exit:
+      significant_child_exited(d.child, describe(d.status));
+      return;
+    case Deferred::Kind::delayed_restart: {
+      Child* c = find_mutable(d.child);
+      if (c == nullptr || c->restart_timer != d.timer) return;  // cancelled or superseded
+      c->restart_timer.reset();
+      if (c->state != ChildState::down) return;
+      delayed_restart(*c, now);
       return;
     }
     case Deferred::Kind::retry: {
@@ -540,6 +594,10 @@ void Supervisor::handle_deferred(Deferred d, TimePoint now) {
 void Supervisor::apply_restart_policy(Child& c, const std::string& reason, TimePoint now) {
   if (paused_) {
     c.died_while_paused = true;
+    return;
+  }
+  if (c.spec.restart_delay.count() > 0) {
+    schedule_restart(c, reason, now);  // counted for intensity when attempted
     return;
   }
   if (!intensity_.add_restart(now)) {
@@ -587,6 +645,7 @@ void Supervisor::give_up(const std::string& reason) {
     op_->token.reset();
   }
   refuse_pending_commands("shutting_down", "the supervisor gave up");
+  cancel_all_scheduled_restarts("supervisor gave up");
   cancel_retry_timers();
   auto op = std::make_unique<Operation>(Operation::Kind::give_up);
   op->stop_cause = "supervisor gave up";
@@ -617,6 +676,7 @@ void Supervisor::remove_child(const std::string& id) {
   auto it = std::find_if(children_.begin(), children_.end(),
                          [&](const auto& c) { return c->spec.id == id; });
   if (it == children_.end()) return;
+  cancel_scheduled_restart(**it, "");
   by_id_.erase(id);
   children_.erase(it);
 }
@@ -629,6 +689,12 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
     if (!paused_) {
       paused_ = true;
       record({.event = "paused", .reason = cmd.kind == K::pause_stop ? "with --stop" : ""});
+      // A scheduled restart is policy too: it waits for resume.
+      for (auto& child : children_) {
+        if (!child->restart_timer) continue;
+        cancel_scheduled_restart(*child, "paused: deferred to resume");
+        child->died_while_paused = true;
+      }
     }
     if (cmd.kind == K::pause) {
       reply_ok(cmd.token);
@@ -673,6 +739,7 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
     }
     case K::stop: {
       c->stopped_by_hand = true;
+      cancel_scheduled_restart(*c, "manual stop");
       if (c->state == ChildState::down) {
         reply_ok(cmd.token);
         return;
@@ -720,6 +787,10 @@ void Supervisor::execute_command(const Command& cmd, TimePoint now) {
       }
       emit(SignalAction{c->pid, cmd.signal});
       emit(ReplyAction{cmd.token, true, "", "", c->pid});
+      return;
+    case K::freeze:
+    case K::thaw:
+      freeze_or_thaw(*c, cmd);
       return;
     default:
       return;
@@ -828,6 +899,7 @@ void Supervisor::reconfigure(const Command& cmd) {
   spec_.strategy = next.strategy;
   spec_.max_children = next.max_children;
   spec_.allow_add = next.allow_add;
+  spec_.auto_shutdown = next.auto_shutdown;
   if (spec_.intensity != next.intensity || spec_.period != next.period) {
     spec_.intensity = next.intensity;
     spec_.period = next.period;
@@ -888,6 +960,102 @@ void Supervisor::resume(const Command& cmd, TimePoint now) {
     c.died_while_paused = false;
   }
   begin_operation(std::move(op));
+}
+
+// ------------------------------------------------ restart delay, backoff --
+
+// restart_delay * 2^k capped at backoff_max (or restart_delay when unset),
+// then ±10% jitter; k grows with every delayed restart until the child stays
+// up for backoff_reset.
+Duration Supervisor::next_restart_delay(Child& c) {
+  const Duration base = c.spec.restart_delay;
+  const Duration cap = std::max(base, c.spec.backoff_max);
+  Duration d = base;
+  for (int k = 0; k < c.backoff_level && d < cap; ++k) d *= 2;
+  d = std::min(d, cap);
+  if (c.backoff_level < 62) c.backoff_level++;
+  const double factor = 1.0 + kJitter * (2.0 * jitter_() - 1.0);
+  return Duration{static_cast<Duration::rep>(static_cast<double>(d.count()) * factor + 0.5)};
+}
+
+void Supervisor::schedule_restart(Child& c, const std::string& reason, TimePoint now) {
+  cancel_scheduled_restart(c, "");
+  const Duration delay = next_restart_delay(c);
+  const TimerId t = new_timer();
+  timers_[t] = {.retry = true, .child = c.spec.id, .delayed = true};
+  c.restart_timer = t;
+  c.restart_at = now + delay;
+  c.restart_reason = reason;
+  record({.event = "restart_scheduled", .child = c.spec.id, .reason = reason, .delay = delay});
+  emit(ArmTimerAction{t, delay});
+}
+
+void Supervisor::cancel_scheduled_restart(Child& c, const std::string& why) {
+  if (!c.restart_timer) return;
+  emit(CancelTimerAction{*c.restart_timer});
+  timers_.erase(*c.restart_timer);
+  c.restart_timer.reset();
+  if (!why.empty()) record({.event = "restart_cancelled", .child = c.spec.id, .reason = why});
+}
+
+void Supervisor::cancel_all_scheduled_restarts(const std::string& why) {
+  for (auto& c : children_) cancel_scheduled_restart(*c, why);
+}
+
+// The timer fired with the supervisor idle: the restart is attempted now, so
+// it is counted now (and may make the supervisor give up).
+void Supervisor::delayed_restart(Child& c, TimePoint now) {
+  if (paused_) {
+    c.died_while_paused = true;
+    return;
+  }
+  if (!intensity_.add_restart(now)) {
+    give_up(c.spec.id + " " + c.restart_reason);
+    return;
+  }
+  restart_with_strategy(c, c.restart_reason, false);
+}
+
+// ------------------------------------------ significant children (OTP 24) --
+
+// A significant child ended by itself (transient: normally; temporary: in
+// any way). any_significant ends the supervisor now; all_significant when no
+// significant child is left running (or about to restart).
+void Supervisor::significant_child_exited(const std::string& id, const std::string& how) {
+  if (spec_.auto_shutdown == AutoShutdown::never || ending()) return;
+  if (spec_.auto_shutdown == AutoShutdown::all_significant) {
+    for (const auto& c : children_) {
+      if (c->spec.significant && (c->state != ChildState::down || c->restart_timer)) return;
+    }
+  }
+  const std::string why = std::string(to_string(spec_.auto_shutdown)) + ": significant child " +
+                          id + " exited (" + how + ")";
+  record({.event = "auto_shutdown", .reason = why});
+  begin_shutdown("auto_shutdown", "auto_shutdown: " + why);
+}
+
+// ---------------------------------------------------------- freeze, thaw --
+
+void Supervisor::freeze_or_thaw(Child& c, const Command& cmd) {
+  if (cmd.kind == Command::Kind::freeze) {
+    if (c.state != ChildState::running) {
+      reply_error(cmd.token, "not_running", c.spec.id + " is not running");
+      return;
+    }
+    if (!c.frozen) {
+      c.frozen = true;
+      emit(SignalAction{c.pid, kSigStop});
+      record({.event = "frozen", .child = c.spec.id, .pid = c.pid});
+    }
+    reply_ok(cmd.token, c.pid);
+    return;
+  }
+  if (c.frozen && c.state == ChildState::running) {
+    c.frozen = false;
+    emit(SignalAction{c.pid, kSigCont});
+    record({.event = "thawed", .child = c.spec.id, .pid = c.pid});
+  }
+  reply_ok(cmd.token, c.pid);
 }
 
 }  // namespace otpsup

@@ -561,6 +561,17 @@ int kill_command(const GlobalOptions& global, const std::string& path, int signa
   return kExitOk;
 }
 
+// freeze/thaw PATH: SIGSTOP/SIGCONT to a child's process group.
+int freeze_command(const GlobalOptions& global, const std::string& cmd, const std::string& path,
+                   bool force) {
+  json message = {{"cmd", cmd}, {"path", path}};
+  if (force) message["force"] = true;
+  json result;
+  if (int rc = request(global, message, std::nullopt, &result)) return rc;
+  std::cout << (cmd == "freeze" ? "froze " : "thawed ") << path << pid_text(result) << std::endl;
+  return kExitOk;
+}
+
 // An argument of call/cast: JSON where it parses as JSON, else the string.
 json message_argument(const std::string& text) {
   json value = json::parse(text, nullptr, false);
@@ -943,6 +954,15 @@ int run(int argc, char** argv) {
       ->type_name("SIGNAL")
       ->check(signal_check());
   kill->add_flag("--force", kill_force, "Allow killing a supervisor (never the root)");
+
+  CLI::App* freeze = add_command(
+      "freeze", "SIGSTOP a child's process group (not pause: its supervisor still watches it)",
+      [&] { return freeze_command(global, "freeze", path, kill_force); });
+  add_path(freeze, &path, node_path)->required();
+  freeze->add_flag("--force", kill_force, "Allow freezing a supervisor (never the root)");
+  CLI::App* thaw = add_command("thaw", "SIGCONT a frozen child's process group",
+                               [&] { return freeze_command(global, "thaw", path, false); });
+  add_path(thaw, &path, node_path)->required();
 
   add_command("shutdown", "Stop the whole tree, then otpsupd",
               [&] { return shutdown_command(global); });

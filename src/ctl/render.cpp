@@ -58,6 +58,12 @@ void collect_rows(const json& node, int depth, std::vector<Row>* rows) {
   row.push_back(std::string(static_cast<std::size_t>(depth) * 2, ' ') + label);
 
   std::string state = string_member(node, "state");
+  if (state == "running" && bool_member(node, "frozen")) state = "frozen";
+  if (auto in_ms = count_member(node, "restart_in_ms"); state == "restarting" && in_ms) {
+    // "restarting in 1.6s": tenths of a second, rounded up so 0.0s never shows early.
+    const std::uint64_t tenths = (*in_ms + 99) / 100;
+    state += " in " + std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
+  }
   row.push_back(state.empty() ? "?" : state);
   auto pid = count_member(node, "pid");
   row.push_back("pid " + (pid && *pid != 0 ? std::to_string(*pid) : std::string("-")));

@@ -282,6 +282,10 @@ void Daemon::finish(const ExitAction& e) {
       exit_ = DaemonExit::boot_failed;
       break;
   }
+  if (e.kind == ExitAction::Kind::normal && !stopping_) {
+    // Not asked to stop: the root shut itself down (auto_shutdown). Exit 0.
+    append_history({{"sup", "root"}, {"event", "daemon_stopping"}, {"reason", e.reason}});
+  }
   if (e.kind != ExitAction::Kind::normal) {
     warn(std::string(e.kind == ExitAction::Kind::gave_up ? "root supervisor gave up: "
                                                          : "boot failed: ") +

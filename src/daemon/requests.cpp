@@ -73,7 +73,7 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
     handle_shutdown(client, req);
   } else if (cmd == "start" || cmd == "stop" || cmd == "restart" || cmd == "remove" ||
              cmd == "kill" || cmd == "pause" || cmd == "resume" || cmd == "add" ||
-             cmd == "reload") {
+             cmd == "reload" || cmd == "freeze" || cmd == "thaw") {
     if (stopping_ || root_->core().ending()) {
       server_->send_error(client, id, protocol::kShuttingDown, "the daemon is shutting down");
       return;
@@ -196,6 +196,13 @@ void Daemon::handle_tree_command(ClientId client, const nlohmann::json& req,
     return;
   }
   nlohmann::json command{{"owner", parent_of(*target)}, {"kind", cmd}, {"child", name_of(*target)}};
+  if (cmd == "freeze" && node->supervisor && !req.value("force", false)) {
+    server_->send_error(client, id, protocol::kRefused,
+                        *target +
+                            " is a supervisor: a frozen supervisor supervises nothing (its "
+                            "children keep running unwatched); add --force to do it anyway");
+    return;
+  }
   if (cmd == "kill") {
     if (node->supervisor && !req.value("force", false)) {
       server_->send_error(client, id, protocol::kRefused,

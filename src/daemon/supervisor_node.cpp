@@ -5,6 +5,8 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <random>
+
 #include "os/spawn.h"
 #include "os/wait_status.h"
 #include "otpsup/spec_json.h"
@@ -38,7 +40,9 @@ Command::Kind command_kind(const std::string& kind) {
                                               {"pause_stop", K::pause_stop},
                                               {"resume", K::resume},
                                               {"add", K::add},
-                                              {"reconfigure", K::reconfigure}};
+                                              {"reconfigure", K::reconfigure},
+                                              {"freeze", K::freeze},
+                                              {"thaw", K::thaw}};
   auto it = kinds.find(kind);
   if (it == kinds.end()) throw std::invalid_argument("unknown command kind '" + kind + "'");
   return it->second;
@@ -65,6 +69,11 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
         if (out_.trace) out_.trace(path_ + "/" + child, entry);
       });
   outputs_ = std::make_unique<ChildOutputs>(loop_, log_settings_);
+  // Restart-delay jitter: differently seeded in every supervisor, so
+  // siblings that crash together do not come back together.
+  core_->set_jitter_source([rng = std::mt19937(std::random_device{}())]() mutable {
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+  });
 }
 
 SupervisorNode::~SupervisorNode() = default;
@@ -202,6 +211,7 @@ void SupervisorNode::execute(Action& action) {
     if (r->old_pid != 0) fields["old_pid"] = r->old_pid;
     if (r->new_pid != 0) fields["new_pid"] = r->new_pid;
     if (!r->reason.empty()) fields["reason"] = r->reason;
+    if (r->delay) fields["delay_ms"] = r->delay->count();
     if (r->status) {
       if (r->status->signaled) {
         fields["signal"] = signal_name(r->status->value);

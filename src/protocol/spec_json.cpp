@@ -19,6 +19,14 @@ RestartType restart_type_from_string(const std::string& s) {
   throw std::invalid_argument("unknown restart type '" + s + "'");
 }
 
+AutoShutdown auto_shutdown_from_string(const std::string& s) {
+  for (AutoShutdown v :
+       {AutoShutdown::never, AutoShutdown::any_significant, AutoShutdown::all_significant}) {
+    if (s == to_string(v)) return v;
+  }
+  throw std::invalid_argument("unknown auto_shutdown '" + s + "'");
+}
+
 namespace {
 
 nlohmann::json shutdown_to_json(const Shutdown& s) {
@@ -66,6 +74,10 @@ nlohmann::json to_json(const ChildSpec& c) {
                    {"stdout", to_string(c.stdout_target)},
                    {"stderr", to_string(c.stderr_target)}};
   if (c.cwd) j["cwd"] = *c.cwd;
+  j["restart_delay_ms"] = c.restart_delay.count();
+  j["backoff_max_ms"] = c.backoff_max.count();
+  j["backoff_reset_ms"] = c.backoff_reset.count();
+  j["significant"] = c.significant;
   return j;
 }
 
@@ -87,6 +99,10 @@ ChildSpec child_spec_from_json(const nlohmann::json& j) {
   c.stdout_target = output_target_from_string(j.value("stdout", "log"));
   c.stderr_target = output_target_from_string(j.value("stderr", "log"));
   if (j.contains("cwd")) c.cwd = j["cwd"].get<std::string>();
+  c.restart_delay = Duration{j.value("restart_delay_ms", std::int64_t{0})};
+  c.backoff_max = Duration{j.value("backoff_max_ms", std::int64_t{0})};
+  c.backoff_reset = Duration{j.value("backoff_reset_ms", ChildSpec{}.backoff_reset.count())};
+  c.significant = j.value("significant", false);
   return c;
 }
 
@@ -99,7 +115,8 @@ nlohmann::json to_json(const SupervisorSpec& s) {
           {"period_ms", s.period.count()},
           {"children", std::move(children)},
           {"max_children", s.max_children},
-          {"allow_add", s.allow_add}};
+          {"allow_add", s.allow_add},
+          {"auto_shutdown", to_string(s.auto_shutdown)}};
 }
 
 SupervisorSpec supervisor_spec_from_json(const nlohmann::json& j) {
@@ -113,6 +130,7 @@ SupervisorSpec supervisor_spec_from_json(const nlohmann::json& j) {
   }
   s.max_children = j.value("max_children", 0);
   s.allow_add = j.value("allow_add", false);
+  s.auto_shutdown = auto_shutdown_from_string(j.value("auto_shutdown", "never"));
   return s;
 }
 

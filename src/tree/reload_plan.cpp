@@ -16,6 +16,9 @@ std::string policy_difference(const SupervisorSpec& a, const SupervisorSpec& b) 
   if (a.period != b.period) add("period changed");
   if (a.max_children != b.max_children) add("max_children changed");
   if (a.allow_add != b.allow_add) add("allow_add changed");
+  if (a.auto_shutdown != b.auto_shutdown)
+    add(std::string("auto_shutdown ") + to_string(a.auto_shutdown) + " -> " +
+        to_string(b.auto_shutdown));
   return d;
 }
 
@@ -31,6 +34,10 @@ std::string child_difference(const ChildSpec& a, const ChildSpec& b) {
   if (a.cwd != b.cwd) add("cwd");
   if (a.channel != b.channel) add("channel");
   if (a.trace_size != b.trace_size) add("trace_size");
+  if (a.restart_delay != b.restart_delay || a.backoff_max != b.backoff_max ||
+      a.backoff_reset != b.backoff_reset)
+    add("restart_delay");
+  if (a.significant != b.significant) add("significant");
   if (a.executable != b.executable && a.command == b.command) add("executable");
   if (a.is_supervisor != b.is_supervisor) add("kind");
   return d;

@@ -160,6 +160,7 @@ void TreeMirror::mark_subtree_down(const std::string& path, std::vector<std::str
     MirrorNode& m = nodes_.at(child_path);
     m.pid = 0;  // its pid stays in pids_ until the orphan is reaped
     m.state = "down";
+    m.frozen = false;
     if (m.supervisor) {
       m.paused = false;
       m.restart_times.clear();
@@ -192,7 +193,7 @@ std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::json& reco
     if (auto it = nodes_.find(sup); it != nodes_.end()) it->second.paused = event == "paused";
     return extra;
   }
-  if (event == "gave_up") {
+  if (event == "gave_up" || event == "auto_shutdown") {
     if (auto it = nodes_.find(sup); it != nodes_.end()) it->second.state = "stopping";
     return extra;
   }
@@ -219,10 +220,25 @@ std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::json& reco
     erase_subtree(path);
     return extra;
   }
+  if (event == "restart_scheduled") {
+    n.state = "restarting";
+    n.restart_at = now + Duration{record.value("delay_ms", std::int64_t{0})};
+    return extra;
+  }
+  if (event == "restart_cancelled") {
+    if (n.state == "restarting")
+      n.state = record.value("reason", "") == "manual stop" ? "stopped" : "down";
+    return extra;
+  }
+  if (event == "frozen" || event == "thawed") {
+    n.frozen = event == "frozen";
+    return extra;
+  }
   if (event == "started" || event == "restarted" || event == "manual_restart") {
     const int pid = record.value("new_pid", record.value("pid", 0));
     n.pid = pid;
     n.state = "running";
+    n.frozen = false;
     n.started_at = now;
     if (event == "restarted") n.restarts++;
     if (pid != 0) pids_[pid] = path;
@@ -231,6 +247,7 @@ std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::json& reco
   if (event == "exited" || event == "stopped" || event == "start_failed") {
     if (const int pid = record.value("pid", 0); pid != 0) pids_.erase(pid);
     n.pid = 0;
+    n.frozen = false;
     n.state =
         event == "stopped" && record.value("reason", "") == "manual stop" ? "stopped" : "down";
     if (event != "start_failed") n.last_exit = record.value("reason", "");
@@ -274,6 +291,8 @@ nlohmann::json TreeMirror::status(const std::string& path, TimePoint now) const 
                    {"restart", n->restart}};
   if (!n->last_exit.empty()) j["last_exit"] = n->last_exit;
   if (n->added) j["added"] = true;
+  if (n->frozen) j["frozen"] = true;
+  if (n->state == "restarting") j["restart_in_ms"] = std::max(0LL, ms_between(now, n->restart_at));
   if (n->supervisor) {
     int used = 0;
     for (TimePoint t : n->restart_times) used += t >= now - n->period ? 1 : 0;
