@@ -66,6 +66,16 @@ nlohmann::json to_json(const ChildSpec& c) {
                    {"stdout", to_string(c.stdout_target)},
                    {"stderr", to_string(c.stderr_target)}};
   if (c.cwd) j["cwd"] = *c.cwd;
+  if (c.user) j["user"] = *c.user;
+  if (c.group) j["group"] = *c.group;
+  if (c.umask) j["umask"] = *c.umask;
+  if (!c.rlimits.empty()) {
+    nlohmann::json limits = nlohmann::json::object();
+    for (const auto& [name, l] : c.rlimits) limits[name] = {{"soft", l.soft}, {"hard", l.hard}};
+    j["rlimits"] = std::move(limits);
+  }
+  if (c.nice) j["nice"] = *c.nice;
+  if (c.no_new_privs) j["no_new_privs"] = true;
   return j;
 }
 
@@ -87,6 +97,16 @@ ChildSpec child_spec_from_json(const nlohmann::json& j) {
   c.stdout_target = output_target_from_string(j.value("stdout", "log"));
   c.stderr_target = output_target_from_string(j.value("stderr", "log"));
   if (j.contains("cwd")) c.cwd = j["cwd"].get<std::string>();
+  if (j.contains("user")) c.user = j["user"].get<std::string>();
+  if (j.contains("group")) c.group = j["group"].get<std::string>();
+  if (j.contains("umask")) c.umask = j["umask"].get<int>();
+  if (j.contains("rlimits")) {
+    for (const auto& [name, l] : j["rlimits"].items()) {
+      c.rlimits[name] = {l.at("soft").get<std::uint64_t>(), l.at("hard").get<std::uint64_t>()};
+    }
+  }
+  if (j.contains("nice")) c.nice = j["nice"].get<int>();
+  c.no_new_privs = j.value("no_new_privs", false);
   return c;
 }
 
