@@ -199,10 +199,13 @@ no_new_privs = true
     def test_setuid_without_the_privilege_is_a_start_error_with_the_reason(self):
         if IS_ROOT:
             self.skipTest("root may change to any user: no failure to observe")
-        d = self.daemon(flat_config(workers=[("w", ["/bin/sleep", "1000"], 'user = "nobody"')]),
+        # root: a user that is certainly not ours.
+        d = self.daemon(flat_config(workers=[("w", ["/bin/sleep", "1000"], 'user = "root"')]),
                         start=False)
         self.assertFalse(d.start(expect_ready=False))
-        self.assertIn("(nobody): Operation not permitted", d.stderr())
+        self.assertEqual(d.proc.returncode, 4)
+        # setgroups comes first, and is the first to be refused.
+        self.assertIn("setgroups(root): Operation not permitted", d.stderr())
 
     def test_an_unknown_user_is_a_config_error_with_its_position(self):
         with tempfile.TemporaryDirectory() as tmp:
