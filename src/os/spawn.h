@@ -25,15 +25,8 @@
 
 namespace otpsup {
 
-// Starts `spec` (a worker). `child_path` ("root/counter1") is exported to the
-// child as OTPSUP_CHILD_PATH. On success sets *pid and returns ok; on failure
-// returns "chdir /x: No such file or directory" or "exec /bin/x: Permission
-// denied" style errors, "user \"x\" does not exist", "setuid(nobody):
-// Operation not permitted", "setrlimit(nofile): Operation not permitted";
-// no process is left behind (a child that failed
-// before execve has been reaped).
-//
-// The descriptors a child gets besides stdin (always /dev/null).
+// What a child gets from its supervisor besides its spec: descriptors (stdin
+// is always /dev/null) and its parent-death signal.
 struct ChildIo {
   // >= 0: becomes fd 3 of the child (a node's uplink, a worker's channel) and
   // stays open across execve; it is the only one beyond 0, 1, 2.
@@ -49,6 +42,14 @@ struct ChildIo {
   int death_signal = SIGKILL;
 };
 
+// Starts `spec` (a worker, or a node process with the node's command). The
+// spec's `user`/`group` are resolved here, before fork. `child_path`
+// ("root/counter1") is exported to the child as OTPSUP_CHILD_PATH. On
+// success sets *pid and returns ok; on failure returns errors such as
+// "chdir: /x: No such file or directory", "exec: /bin/x: Permission denied",
+// "user \"x\" does not exist", "setuid(nobody): Operation not permitted",
+// "setrlimit(nofile): Operation not permitted", and leaves no process behind
+// (a child that failed before execve has been reaped).
 Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid,
                     const ChildIo& io = {});
 
