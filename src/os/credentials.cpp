@@ -31,10 +31,7 @@ bool find_user(const std::string& name, passwd* pw, std::vector<char>* buf) {
       buf->resize(buf->size() * 2);
       continue;
     }
-    if (rc == 0 && result == nullptr && is_number(name)) {
-      // A bare number has no entry: fine for a group-less uid, not here.
-      return false;
-    }
+    // A number without a passwd entry is refused too: a user needs its groups.
     return rc == 0 && result != nullptr;
   }
 }
