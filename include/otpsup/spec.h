@@ -6,6 +6,7 @@
 // behaviour and own no resources.
 #pragma once
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -37,6 +38,20 @@ struct Shutdown {
 // supervisor's own descriptor; or to /dev/null.
 enum class OutputTarget { log, inherit, null };
 
+// One resource limit of a worker (setrlimit): soft and hard value, where
+// kUnlimited stands for RLIM_INFINITY.
+struct ResourceLimit {
+  static constexpr std::uint64_t kUnlimited = UINT64_MAX;
+  std::uint64_t soft = kUnlimited;
+  std::uint64_t hard = kUnlimited;
+  bool operator==(const ResourceLimit&) const = default;
+};
+
+// The limits a worker may set, as written in `rlimits` (RLIMIT_NOFILE,
+// RLIMIT_NPROC, RLIMIT_CORE, RLIMIT_AS, RLIMIT_CPU).
+inline constexpr std::array<const char*, 5> kResourceLimitNames{"nofile", "nproc", "core", "as",
+                                                                "cpu"};
+
 // Where something was written in the config file, for error messages.
 struct SourcePos {
   int line = 0;
@@ -65,6 +80,15 @@ struct ChildSpec {
   int trace_size = 100;  // messages kept in the child's trace ring
   OutputTarget stdout_target = OutputTarget::log;
   OutputTarget stderr_target = OutputTarget::log;
+  // Credentials and limits, applied between fork and execve (DESIGN §1).
+  // Names (or numbers) are resolved when the worker starts; the config
+  // loader checks that they exist.
+  std::optional<std::string> user;               // setuid; also its groups unless `group`
+  std::optional<std::string> group;              // setgid (the user's primary group by default)
+  std::optional<int> umask;                      // 0 .. 0777
+  std::map<std::string, ResourceLimit> rlimits;  // keys from kResourceLimitNames
+  std::optional<int> nice;                       // -20 .. 19, absolute
+  bool no_new_privs = false;                     // PR_SET_NO_NEW_PRIVS
 
   // Restart delay with exponential backoff (beyond OTP; 0 = off, OTP's
   // immediate restart). A restart is scheduled restart_delay * 2^k later,

@@ -1,11 +1,13 @@
 #include "worker_section.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <optional>
 #include <vector>
 
 #include "did_you_mean.h"
 #include "executable_lookup.h"
+#include "os/credentials.h"
 #include "otpsup/exit_status.h"
 #include "restart_policy_keys.h"
 #include "value_readers.h"
@@ -99,6 +101,125 @@ std::optional<std::map<std::string, std::string>> read_env(const toml::node& nod
   return env;
 }
 
+// `user` or `group`: a name (or number) that exists in the passwd / group
+// database now. Resolved again when the worker starts.
+std::optional<std::string> read_account(const toml::node& node, std::string_view what,
+                                        Diagnostics& diag) {
+  auto name = read_string(node, what, diag);
+  if (!name) return std::nullopt;
+  const bool is_user = what == "user";
+  Credentials ignored;
+  Status s = is_user ? resolve_credentials(*name, std::nullopt, &ignored)
+                     : resolve_credentials(std::nullopt, *name, &ignored);
+  if (s.ok()) return name;
+  diag.error(pos_of(node), std::string(what) + ": " + s.message(),
+             is_user ? "users come from the passwd database: see getent passwd"
+                     : "groups come from the group database: see getent group");
+  return std::nullopt;
+}
+
+// "022" (octal digits) or an octal TOML integer (0o022).
+std::optional<int> read_umask(const toml::node& node, Diagnostics& diag) {
+  const std::string expected = "an octal mode such as \"022\" or 0o022";
+  if (const auto* n = node.as_integer()) {
+    const std::int64_t v = n->get();
+    const bool octal = !!(n->flags() & toml::value_flags::format_as_octal);
+    if (v >= 0 && v <= 0777 && (octal || v == 0)) return static_cast<int>(v);
+    diag.error(pos_of(node), "umask: expected " + expected + ", found " + std::to_string(v),
+               octal ? "" : "an integer umask must be written in octal: 0o" + std::to_string(v));
+    return std::nullopt;
+  }
+  const auto* s = node.as_string();
+  if (s == nullptr) {
+    diag.error(pos_of(node),
+               "umask: expected " + expected + ", found " + std::string(type_phrase(node)));
+    return std::nullopt;
+  }
+  const std::string& text = s->get();
+  int v = 0;
+  bool ok = !text.empty() && text.size() <= 4;
+  for (char c : text) {
+    if (c < '0' || c > '7') ok = false;
+    v = v * 8 + (c - '0');
+  }
+  if (ok && v <= 0777) return v;
+  diag.error(pos_of(node), "umask: expected " + expected + ", found " + quote_value(text));
+  return std::nullopt;
+}
+
+// One value of `rlimits`: an integer >= 0 or "unlimited".
+std::optional<std::uint64_t> read_limit_value(const toml::node& node, const std::string& what,
+                                              Diagnostics& diag) {
+  if (const auto* s = node.as_string(); s && s->get() == "unlimited") {
+    return ResourceLimit::kUnlimited;
+  }
+  if (const auto* n = node.as_integer(); n && n->get() >= 0) {
+    return static_cast<std::uint64_t>(n->get());
+  }
+  std::string found = node.as_integer()  ? std::to_string(node.as_integer()->get())
+                      : node.as_string() ? quote_value(node.as_string()->get())
+                                         : std::string(type_phrase(node));
+  diag.error(pos_of(node), what + ": expected an integer >= 0 or \"unlimited\", found " + found);
+  return std::nullopt;
+}
+
+// rlimits = { nofile = 1024, core = 0, cpu = [10, 20], as = "unlimited" }:
+// one value sets soft and hard limit, [soft, hard] sets both separately.
+std::optional<std::map<std::string, ResourceLimit>> read_rlimits(const toml::node& node,
+                                                                 Diagnostics& diag) {
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    diag.error(pos_of(node),
+               "rlimits: expected a table such as { nofile = 1024, core = 0 }, found " +
+                   std::string(type_phrase(node)));
+    return std::nullopt;
+  }
+  std::vector<std::string_view> names(kResourceLimitNames.begin(), kResourceLimitNames.end());
+  std::map<std::string, ResourceLimit> limits;
+  bool ok = true;
+  for (auto&& [key, value] : *table) {
+    const std::string name(key.str());
+    const std::string what = "rlimits." + name;
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      diag.error(
+          pos_of(key),
+          "rlimits: unknown limit '" + name + "', expected one of nofile, nproc, core, as, cpu",
+          did_you_mean(name, names));
+      ok = false;
+      continue;
+    }
+    ResourceLimit limit;
+    if (const auto* pair = value.as_array()) {
+      if (pair->size() != 2) {
+        diag.error(pos_of(value), what + ": expected [soft, hard], found an array of " +
+                                      std::to_string(pair->size()) + " values");
+        ok = false;
+        continue;
+      }
+      auto soft = read_limit_value(*pair->get(0), what + "[0]", diag);
+      auto hard = read_limit_value(*pair->get(1), what + "[1]", diag);
+      if (!soft || !hard) {
+        ok = false;
+        continue;
+      }
+      if (*soft > *hard) {
+        diag.error(pos_of(value), what + ": the soft limit is above the hard limit");
+        ok = false;
+        continue;
+      }
+      limit = {*soft, *hard};
+    } else if (auto v = read_limit_value(value, what, diag)) {
+      limit = {*v, *v};
+    } else {
+      ok = false;
+      continue;
+    }
+    limits[name] = limit;
+  }
+  if (!ok) return std::nullopt;
+  return limits;
+}
+
 // A relative `cwd` is taken from `base_dir` (see ConfigContext).
 std::optional<std::string> read_cwd(const toml::node& node, const std::string& base_dir,
                                     Diagnostics& diag) {
@@ -186,6 +307,18 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
       }
     } else if (k == "cwd") {
       if (auto dir = read_cwd(value, ctx.base_dir, diag)) draft.spec.cwd = std::move(*dir);
+    } else if (k == "user" || k == "group") {
+      if (auto name = read_account(value, k, diag)) {
+        (k == "user" ? draft.spec.user : draft.spec.group) = std::move(*name);
+      }
+    } else if (k == "umask") {
+      if (auto mask = read_umask(value, diag)) draft.spec.umask = *mask;
+    } else if (k == "rlimits") {
+      if (auto limits = read_rlimits(value, diag)) draft.spec.rlimits = std::move(*limits);
+    } else if (k == "nice") {
+      if (auto n = read_integer(value, k, -20, 19, diag)) draft.spec.nice = static_cast<int>(*n);
+    } else if (k == "no_new_privs") {
+      if (auto b = read_bool(value, k, diag)) draft.spec.no_new_privs = *b;
     } else {
       report_unknown_key(key, SectionKind::worker, section, diag);
     }

@@ -9,6 +9,7 @@
 
 #include "daemon/line_channel.h"
 #include "daemon/supervisor_node.h"
+#include "os/child_sweep.h"
 #include "otpsup/spec_json.h"
 
 namespace otpsup {
@@ -33,6 +34,28 @@ bool read_init_line(std::string* line) {
   }
 }
 
+// The supervisor this node was started by (getppid() at start).
+pid_t g_supervisor_pid = 0;
+
+// kNodeParentDeathSignal handler. Async-signal-safe: getppid, kill, waitpid,
+// open/read/close (child_sweep), _exit.
+void on_parent_death_signal(int) {
+  if (::getppid() == g_supervisor_pid) return;  // not a parent death: ignore
+  kill_and_reap_all_children();
+  ::_exit(kNodeParentDiedExitCode);
+}
+
+void install_parent_death_handler() {
+  g_supervisor_pid = ::getppid();
+  struct sigaction sa {};
+  sa.sa_handler = on_parent_death_signal;
+  ::sigfillset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  // A supervisor that died before this point has already killed us: the
+  // signal's default action (spawn resets it) terminates the process.
+  ::sigaction(kNodeParentDeathSignal, &sa, nullptr);
+}
+
 void node_warn(const std::string& path, const std::string& message) {
   std::fprintf(stderr, "otpsupd[%s]: %s\n", path.c_str(), message.c_str());
 }
@@ -40,6 +63,7 @@ void node_warn(const std::string& path, const std::string& message) {
 }  // namespace
 
 int run_node_process(const std::string& self_exe) {
+  install_parent_death_handler();
   std::string line;
   if (!read_init_line(&line)) {
     node_warn("node", "no init message on the uplink (fd 3): otpsupd --node is started by otpsupd");

@@ -7,12 +7,25 @@
 // {"t":"command","c":{...}} from above. SIGTERM (its supervisor's stop
 // signal) or the uplink closing starts an orderly shutdown of its subtree.
 // Exit status: 0 after a shutdown, 3 when it gave up (its parent reads that
-// as OTP's `shutdown`), 4 when its boot failed, 2 on a bad uplink.
+// as OTP's `shutdown`), 4 when its boot failed, 2 on a bad uplink, 5 when its
+// supervisor died.
+//
+// Its parent-death signal (PR_SET_PDEATHSIG) is kNodeParentDeathSignal, not
+// SIGKILL: when its supervisor dies (kill -9 of otpsupd), the node SIGKILLs
+// every child's process group, and every orphan it adopts meanwhile, reaps
+// them all and exits — so its workers' helpers go too, not only the workers
+// (which have PDEATHSIG SIGKILL of their own). The same signal while its
+// supervisor is alive (a stray `kill -HUP`) is ignored.
 #pragma once
+
+#include <signal.h>
 
 #include <string>
 
 namespace otpsup {
+
+inline constexpr int kNodeParentDeathSignal = SIGHUP;
+inline constexpr int kNodeParentDiedExitCode = 5;
 
 int run_node_process(const std::string& self_exe);
 

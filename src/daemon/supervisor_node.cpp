@@ -7,6 +7,8 @@
 
 #include <random>
 
+#include "daemon/node_process.h"
+#include "os/child_sweep.h"
 #include "os/spawn.h"
 #include "os/wait_status.h"
 #include "otpsup/spec_json.h"
@@ -121,6 +123,26 @@ void SupervisorNode::on_sigchld() {
     // can only reach that group).
     ::kill(-pid, SIGKILL);
     on_child_exited(pid, decode_wait_status(status));
+  }
+  kill_adopted_orphans();
+}
+
+// An exit is when orphans appear: a child's descendants that left its group
+// (a double-forked, setsid grandchild) are re-parented to us, the subreaper,
+// when their parent dies. Nothing supervises them, so nothing may keep them:
+// every child of this process that is neither a child in the core nor a
+// node being started is killed with its group (and reaped by the next
+// SIGCHLD, reported as orphan_reaped). spawn_worker is synchronous, so a
+// child we started is in the core before this can run.
+void SupervisorNode::kill_adopted_orphans() {
+  for (int pid : own_children()) {
+    if (core_->find_by_pid(pid) != nullptr || starting_nodes_.count(pid) > 0) continue;
+    bool is_node = false;
+    for (const auto& [id, link] : nodes_) is_node = is_node || link.pid == pid;
+    if (is_node) continue;
+    // Still ours (unreaped), so its pid cannot have been reused.
+    ::kill(-pid, SIGKILL);
+    ::kill(pid, SIGKILL);
   }
 }
 
@@ -237,6 +259,9 @@ void SupervisorNode::execute(Action& action) {
   } else if (std::get_if<BootCompletedAction>(&action)) {
     if (out_.booted) out_.booted();
   } else if (auto* exit = std::get_if<ExitAction>(&action)) {
+    // Every child the core knew has exited; what is left are orphans it
+    // adopted. They go down with it.
+    kill_and_reap_all_children();
     publish_state();
     if (out_.exited) out_.exited(*exit);
   }
@@ -304,6 +329,7 @@ void SupervisorNode::start_node(const Child& child) {
   int pid = 0;
   ChildIo io;
   io.fd3 = theirs.get();
+  io.death_signal = kNodeParentDeathSignal;
   Status s = spawn_worker(node_spec, path_ + "/" + id, &pid, io);
   theirs.reset();
   if (!s.ok()) return fail(s.message());

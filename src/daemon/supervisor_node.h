@@ -5,10 +5,11 @@
 // workers, fork/exec of sub-supervisors as node processes linked by a
 // socketpair uplink (fd 3 in the node), kill(-pgid) of process groups, one
 // timer for every core deadline. It reaps with waitpid(-1, WNOHANG) on
-// SIGCHLD. A sub-supervisor counts as started when its node reports that its
-// own boot completed (OTP: a supervisor's start returns after its init).
-// Before a node's exit is handed to the core, every message the node wrote
-// is read, so its records (its children's stops, its give-up) come first.
+// SIGCHLD; orphans of its tree re-parented to it (it is a subreaper) are
+// killed after each SIGCHLD and when it exits. A sub-supervisor counts as started when its node
+// reports that its own boot completed (OTP: a supervisor's start returns after its init). Before a
+// node's exit is handed to the core, every message the node wrote is read, so its records (its
+// children's stops, its give-up) come first.
 //
 // Everything the node produces for the outside world — history records,
 // command replies, supervisor state for the root's mirror — goes to Output;
@@ -92,6 +93,9 @@ class SupervisorNode {
 
   void on_sigchld();
   void on_child_exited(int pid, ExitStatus status);
+  // SIGKILLs (with their groups) the children of this process that are not
+  // children of the tree: orphans it adopted as a subreaper.
+  void kill_adopted_orphans();
   void on_timer();
   void pump();
   void execute(Action& action);

@@ -78,6 +78,16 @@ nlohmann::json to_json(const ChildSpec& c) {
   j["backoff_max_ms"] = c.backoff_max.count();
   j["backoff_reset_ms"] = c.backoff_reset.count();
   j["significant"] = c.significant;
+  if (c.user) j["user"] = *c.user;
+  if (c.group) j["group"] = *c.group;
+  if (c.umask) j["umask"] = *c.umask;
+  if (!c.rlimits.empty()) {
+    nlohmann::json limits = nlohmann::json::object();
+    for (const auto& [name, l] : c.rlimits) limits[name] = {{"soft", l.soft}, {"hard", l.hard}};
+    j["rlimits"] = std::move(limits);
+  }
+  if (c.nice) j["nice"] = *c.nice;
+  if (c.no_new_privs) j["no_new_privs"] = true;
   return j;
 }
 
@@ -103,6 +113,16 @@ ChildSpec child_spec_from_json(const nlohmann::json& j) {
   c.backoff_max = Duration{j.value("backoff_max_ms", std::int64_t{0})};
   c.backoff_reset = Duration{j.value("backoff_reset_ms", ChildSpec{}.backoff_reset.count())};
   c.significant = j.value("significant", false);
+  if (j.contains("user")) c.user = j["user"].get<std::string>();
+  if (j.contains("group")) c.group = j["group"].get<std::string>();
+  if (j.contains("umask")) c.umask = j["umask"].get<int>();
+  if (j.contains("rlimits")) {
+    for (const auto& [name, l] : j["rlimits"].items()) {
+      c.rlimits[name] = {l.at("soft").get<std::uint64_t>(), l.at("hard").get<std::uint64_t>()};
+    }
+  }
+  if (j.contains("nice")) c.nice = j["nice"].get<int>();
+  c.no_new_privs = j.value("no_new_privs", false);
   return c;
 }
 

@@ -32,6 +32,11 @@ std::string child_difference(const ChildSpec& a, const ChildSpec& b) {
   if (a.normal_exit_codes != b.normal_exit_codes) add("normal_exit_codes");
   if (a.env != b.env || a.clear_env != b.clear_env) add("env");
   if (a.cwd != b.cwd) add("cwd");
+  if (a.user != b.user || a.group != b.group) add("user/group");
+  if (a.umask != b.umask) add("umask");
+  if (a.rlimits != b.rlimits) add("rlimits");
+  if (a.nice != b.nice) add("nice");
+  if (a.no_new_privs != b.no_new_privs) add("no_new_privs");
   if (a.channel != b.channel) add("channel");
   if (a.trace_size != b.trace_size) add("trace_size");
   if (a.restart_delay != b.restart_delay || a.backoff_max != b.backoff_max ||

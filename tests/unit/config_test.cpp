@@ -898,3 +898,69 @@ TEST_CASE("multiple errors are reported together, in file order") {
                      file + ":13:12: command: '/nonexistent/program' does not exist",
                  });
 }
+
+TEST_CASE("worker credentials and limits: user, group, umask, rlimits, nice, no_new_privs") {
+  ConfigLoad result = load(R"([supervisor.root]
+children = ["a", "b"]
+[worker.a]
+command = ["/bin/sh"]
+user = "root"
+group = "0"
+umask = "027"
+rlimits = { nofile = 1024, core = "unlimited", cpu = [10, 20] }
+nice = 5
+no_new_privs = true
+[worker.b]
+command = ["/bin/sh"]
+umask = 0o22
+)");
+  INFO(all_errors(result));
+  REQUIRE(result.ok());
+  const ChildSpec& a = result.config->root().children.at(0);
+  CHECK(a.user == "root");
+  CHECK(a.group == "0");
+  CHECK(a.umask == 027);
+  REQUIRE(a.rlimits.size() == 3);
+  CHECK(a.rlimits.at("nofile") == ResourceLimit{1024, 1024});
+  CHECK(a.rlimits.at("core") == ResourceLimit{});
+  CHECK(a.rlimits.at("cpu") == ResourceLimit{10, 20});
+  CHECK(a.nice == 5);
+  CHECK(a.no_new_privs);
+  const ChildSpec& b = result.config->root().children.at(1);
+  CHECK(b.umask == 022);
+  CHECK_FALSE(b.user.has_value());
+  CHECK(b.rlimits.empty());
+  CHECK_FALSE(b.nice.has_value());
+  CHECK_FALSE(b.no_new_privs);
+}
+
+TEST_CASE("worker credential errors name the value and where it is") {
+  ConfigLoad result = load(R"([supervisor.root]
+children = ["w"]
+[worker.w]
+command = ["/bin/sh"]
+user = "no-such-user-otpsup"
+group = "no-such-group-otpsup"
+umask = 22
+rlimits = { nofiles = 10, core = -1, cpu = [20, 10] }
+nice = 20
+)");
+  INFO(all_errors(result));
+  REQUIRE(result.errors.size() == 7);
+  CHECK_AT(result.errors[0], 5, 8);
+  CHECK(result.errors[0].message == "user: user \"no-such-user-otpsup\" does not exist");
+  CHECK_AT(result.errors[1], 6, 9);
+  CHECK(result.errors[1].message == "group: group \"no-such-group-otpsup\" does not exist");
+  CHECK_AT(result.errors[2], 7, 9);
+  CHECK(result.errors[2].message ==
+        "umask: expected an octal mode such as \"022\" or 0o022, found 22");
+  CHECK(result.errors[2].hint == "an integer umask must be written in octal: 0o22");
+  CHECK_AT(result.errors[3], 8, 13);
+  CHECK(result.errors[3].message ==
+        "rlimits: unknown limit 'nofiles', expected one of nofile, nproc, core, as, cpu");
+  CHECK(result.errors[3].hint == "did you mean 'nofile'?");
+  CHECK(result.errors[4].message ==
+        "rlimits.core: expected an integer >= 0 or \"unlimited\", found -1");
+  CHECK(result.errors[5].message == "rlimits.cpu: the soft limit is above the hard limit");
+  CHECK(result.errors[6].message == "nice: expected an integer from -20 to 19, found 20");
+}

@@ -16,6 +16,13 @@ TEST_CASE("SpecsRoundTripThroughJson") {
   w.env = {{"A", "1"}};
   w.clear_env = true;
   w.cwd = "/tmp";
+  w.user = "nobody";
+  w.group = "nogroup";
+  w.umask = 027;
+  w.rlimits = {{"nofile", {1024, 4096}},
+               {"core", {ResourceLimit::kUnlimited, ResourceLimit::kUnlimited}}};
+  w.nice = -5;
+  w.no_new_privs = true;
   ChildSpec sub;
   sub.id = "inner";
   sub.is_supervisor = true;
