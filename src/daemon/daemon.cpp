@@ -9,6 +9,7 @@
 
 #include <cstdio>
 
+#include "os/pid_namespace.h"
 #include "os/private_dirs.h"
 
 namespace otpsup {
@@ -101,6 +102,8 @@ DaemonExit Daemon::run() {
         static_cast<Daemon*>(h->data)->handle_reload(0, {{"cmd", "reload"}});
       },
       SIGHUP);
+  // main blocked them until now (a pid 1 would have dropped them).
+  unblock_daemon_signals();
   // Group commit: whatever a loop iteration appended is synced once.
   uv_check_init(&loop_, &sync_check_);
   sync_check_.data = this;
@@ -115,9 +118,10 @@ DaemonExit Daemon::run() {
   mirror_.build(options_.config.supervisors, ::getpid(), Clock::now());
   nlohmann::ordered_json started{{"sup", "root"},
                                  {"event", "daemon_started"},
-                                 {"pid", ::getpid()},
+                                 {"pid", options_.pids.outside(::getpid())},
                                  {"config", options_.config.source},
                                  {"socket", options_.socket_path}};
+  if (options_.pids.translating()) started["pid_namespace"] = true;
   if (!repairs.empty()) started["repairs"] = repairs;
   append_history(std::move(started));
 
@@ -195,7 +199,13 @@ void Daemon::on_record(nlohmann::ordered_json fields) {
 // reaped there and reported up to here. Named from the mirror.
 void Daemon::on_orphan(int pid, const std::string& reason) {
   auto path = mirror_.path_of_pid(pid);
-  if (!path) return;
+  if (!path) {
+    // Not a child of the tree: a grandchild that left its parent (a double
+    // fork), or, when otpsupd is pid 1, any process re-parented to init.
+    // Reaped all the same (no zombie); recorded so it can be seen.
+    append_history({{"sup", "root"}, {"event", "orphan_reaped"}, {"pid", pid}, {"reason", reason}});
+    return;
+  }
   mirror_.forget_pid(pid);
   const auto slash = path->rfind('/');
   append_history({{"sup", path->substr(0, slash)},

@@ -24,6 +24,7 @@
 
 #include "daemon/control_server.h"
 #include "daemon/supervisor_node.h"
+#include "os/pid_view.h"
 #include "os/service_notify.h"
 #include "otpsup/config.h"
 #include "otpsup/history_filter.h"
@@ -53,6 +54,7 @@ struct DaemonOptions {
   bool foreground = false;
   int ready_fd = -1;         // background mode: "ok\n" or the error, once booted
   ServiceNotifier notifier;  // READY=1 once booted, STOPPING=1
+  PidView pids;              // --pid-namespace: pids as seen outside (status, info, ping)
 };
 
 class Daemon {
