@@ -21,12 +21,27 @@ constexpr int kForwarded[] = {SIGTERM, SIGINT, SIGHUP};
 constexpr int kStartupError = 2;  // DaemonExit::startup_error
 
 volatile sig_atomic_t g_inner_pid = 0;
+volatile sig_atomic_t g_stop_forwarded = 0;  // a SIGTERM or SIGINT was forwarded
 
+// Installed without SA_RESTART: the outer process's read and waitpid return
+// EINTR, and it then tells the service manager STOPPING=1 (see OuterWait).
 void forward_signal(int signum) {
   const int saved = errno;
   if (g_inner_pid > 0) ::kill(static_cast<pid_t>(g_inner_pid), signum);
+  if (signum != SIGHUP) g_stop_forwarded = 1;
   errno = saved;
 }
+
+// Sends STOPPING=1 once, after the first forwarded SIGTERM or SIGINT.
+struct StoppingReport {
+  const ServiceNotifier& notifier;
+  bool sent = false;
+  void check() {
+    if (sent || g_stop_forwarded == 0) return;
+    sent = true;
+    notifier.notify("STOPPING=1");
+  }
+};
 
 void write_all(int fd, const std::string& text) {
   if (fd < 0) return;
@@ -39,12 +54,15 @@ void write_all(int fd, const std::string& text) {
   }
 }
 
-std::string read_all(int fd) {
+std::string read_all(int fd, StoppingReport* stopping = nullptr) {
   std::string text;
   char buf[512];
   for (;;) {
     const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EINTR) {
+      if (stopping != nullptr) stopping->check();
+      continue;
+    }
     if (n <= 0) return text;
     text.append(buf, static_cast<std::size_t>(n));
   }
@@ -89,23 +107,26 @@ int run_outer(pid_t inner, UniqueFd ready_read, const ServiceNotifier& notifier,
   g_inner_pid = inner;
   struct sigaction sa {};
   sa.sa_handler = forward_signal;
-  sa.sa_flags = SA_RESTART;
+  sa.sa_flags = 0;
   ::sigemptyset(&sa.sa_mask);
   for (int sig : kForwarded) ::sigaction(sig, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
   unblock_daemon_signals();
 
-  const std::string message = read_all(ready_read.get());
+  StoppingReport stopping{notifier};
+  const std::string message = read_all(ready_read.get(), &stopping);
   ready_read.reset();
-  if (message == "ok\n") {
+  if (message == "ok\n" && !stopping.sent) {
     notifier.notify("READY=1\nSTATUS=supervising the tree in its own PID namespace");
   }
   write_all(ready_fd, message);
   if (ready_fd >= 0) ::close(ready_fd);
 
   int status = 0;
+  stopping.check();
   while (::waitpid(inner, &status, 0) < 0) {
     if (errno != EINTR) return kStartupError;
+    stopping.check();
   }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);

@@ -13,6 +13,8 @@ import json
 import os
 import select
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -294,6 +296,34 @@ class PidNamespace(NamespaceTestCase):
         self.assertEqual(d.wait_exit(), 128 + signal.SIGKILL)
         wait_all_gone(self, pids)
         self.assertEqual(tree_pids(d.dir), [])
+
+    def test_the_outer_process_reports_ready_and_stopping_to_the_service_manager(self):
+        d = NamespaceDaemon(flat_config(workers=[("a", [COUNTER], "")]), ["--pid-namespace"])
+        self.addCleanup(d.cleanup, self)
+        notify_path = os.path.join(d.dir, "notify")
+        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.addCleanup(notify.close)
+        notify.bind(notify_path)
+        notify.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+
+        def receive():
+            r, _, _ = select.select([notify], [], [], DEADLINE)
+            self.assertTrue(r, "no message on NOTIFY_SOCKET")
+            msg, ancdata, _, _ = notify.recvmsg(4096, socket.CMSG_SPACE(12))
+            pid = struct.unpack("iII", ancdata[0][2])[0]  # SCM_CREDENTIALS: pid, uid, gid
+            return msg.decode(), pid
+
+        d.proc = subprocess.Popen(d.command_line(), env=dict(os.environ, NOTIFY_SOCKET=notify_path),
+                                  stdout=subprocess.DEVNULL, stderr=open(d.stderr_path, "ab"))
+        d.seen_pids.add(d.proc.pid)
+        msg, sender = receive()
+        self.assertIn("READY=1", msg)
+        self.assertEqual(sender, d.proc.pid)  # the main pid: NotifyAccess=main suffices
+        d.seen_pids.update(d.learn_tree() + [d.status_json()["pid"]])
+        d.proc.send_signal(signal.SIGTERM)
+        msg, sender = receive()
+        self.assertEqual((msg, sender), ("STOPPING=1", d.proc.pid))
+        self.assertEqual(d.wait_exit(), 0)
 
     def test_background_mode_returns_once_the_tree_is_up(self):
         d = NamespaceDaemon(flat_config(workers=[("a", [COUNTER], "")]), ["--pid-namespace"])
