@@ -118,7 +118,7 @@ DaemonExit Daemon::run() {
   mirror_.build(options_.config.supervisors, ::getpid(), Clock::now());
   nlohmann::ordered_json started{{"sup", "root"},
                                  {"event", "daemon_started"},
-                                 {"pid", options_.pids.outside(::getpid())},
+                                 {"pid", ::getpid()},
                                  {"config", options_.config.source},
                                  {"socket", options_.socket_path}};
   if (options_.pids.translating()) started["pid_namespace"] = true;
@@ -266,6 +266,7 @@ void Daemon::on_reply(CommandToken token, const nlohmann::json& reply) {
 
 void Daemon::append_history(nlohmann::ordered_json fields) {
   if (!history_) return;
+  if (options_.pids.translating()) translate_record_pids(&fields);
   std::string line;
   Status s = history_->append(fields, &line);
   if (!s.ok()) {
@@ -276,6 +277,32 @@ void Daemon::append_history(nlohmann::ordered_json fields) {
   const nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
   for (const Follower& f : followers_) {
     if (f.filter.matches(parsed)) server_->send(f.client, {{"id", f.request_id}, {"stream", line}});
+  }
+}
+
+// Each pid is translated while its process exists (a process of a node
+// that exits at once may already be gone when its record arrives: its pid
+// then stays the inner one), or else from what was learnt before. Records
+// that end a pid for good forget it ("exited" does not: a "restarted" with
+// its old_pid may follow); the table is bounded anyway, since a live pid is
+// always translated afresh and only records of exits read it.
+void Daemon::translate_record_pids(nlohmann::ordered_json* fields) {
+  constexpr std::size_t kMaxRemembered = 4096;
+  const std::string event = fields->value("event", "");
+  for (const std::string key : {"pid", "old_pid", "new_pid"}) {
+    auto it = fields->find(key);
+    if (it == fields->end() || !it->is_number_integer()) continue;
+    const int inner = it->get<int>();
+    if (const auto outside = options_.pids.find_outside(inner)) {
+      if (outside_pids_.size() >= kMaxRemembered) outside_pids_.clear();
+      outside_pids_[inner] = *outside;
+      *it = *outside;
+    } else if (auto known = outside_pids_.find(inner); known != outside_pids_.end()) {
+      *it = known->second;
+    }
+    if (key == "old_pid" || (key == "pid" && (event == "stopped" || event == "orphan_reaped"))) {
+      outside_pids_.erase(inner);
+    }
   }
 }
 

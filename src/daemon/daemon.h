@@ -105,6 +105,8 @@ class Daemon {
   void on_orphan(int pid, const std::string& reason);
   void finish(const ExitAction& e);
   void append_history(nlohmann::ordered_json fields);
+  // --pid-namespace: the pids of a record as seen outside (see outside_pids_).
+  void translate_record_pids(nlohmann::ordered_json* fields);
 
   // Requests (requests.cpp).
   void handle_status(ClientId client, const nlohmann::json& req);
@@ -158,6 +160,9 @@ class Daemon {
   std::map<std::string, Sandbox> sandboxes_;
   bool stopping_ = false;
   std::optional<DaemonExit> exit_;
+  // --pid-namespace: inner pid -> pid outside, learnt while each process was
+  // alive, for the records of its exit (written once it has been reaped).
+  std::unordered_map<int, int> outside_pids_;
 };
 
 }  // namespace otpsup

@@ -14,6 +14,8 @@
 // the same namespace). Not thread-safe; the daemon uses it on its loop thread.
 #pragma once
 
+#include <optional>
+
 #include "otpsup/unique_fd.h"
 
 namespace otpsup {
@@ -31,7 +33,11 @@ class PidView {
   // `pid` (of this process's namespace) as seen through the outer procfs.
   // Returns `pid` unchanged when not translating, when pid <= 0, and when the
   // process cannot be found (already reaped): callers pass live pids.
-  int outside(int pid) const;
+  int outside(int pid) const { return find_outside(pid).value_or(pid); }
+
+  // As outside(), but nullopt when not translating or the process is gone
+  // (a zombie is still found: its pid is not released until it is reaped).
+  std::optional<int> find_outside(int pid) const;
 
  private:
   UniqueFd outer_proc_;

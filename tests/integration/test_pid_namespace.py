@@ -20,16 +20,18 @@ import sys
 import time
 import unittest
 
-from otpsup_harness import (COUNTER, DEADLINE, OTPSUPD, Daemon, DaemonTestCase, alive,
-                            flat_config, wait_gone)
+from otpsup_harness import COUNTER, DEADLINE, Daemon, DaemonTestCase, flat_config, wait_gone
 
-# argv: DIR role [fd]. "worker": fork a middle process that calls setsid, forks
+# argv: DIR role [fd]. "idle": wait forever. "worker": fork a middle process that calls setsid, forks
 # the grandchild and exits; reap it; wait forever. "grandchild": wait until its
 # parent (the middle) is gone (EOF on fd), say so on the FIFO DIR/fifo, wait
 # forever.
 DOUBLE_FORK = r"""
 import os, signal, sys
 d, role = sys.argv[1], sys.argv[2]
+if role == "idle":
+    while True:
+        signal.pause()
 if role == "grandchild":
     os.read(int(sys.argv[3]), 1)  # EOF once the middle process has exited
     with open(os.path.join(d, "fifo"), "w") as f:
@@ -106,9 +108,9 @@ def nspids(pid):
 class NamespaceDaemon(Daemon):
     """A Daemon whose tree lives in another PID namespace.
 
-    The pids the daemon reports are not all pids of this namespace (history
-    keeps inner pids), so none are collected from it: the tree is found by the
-    marker instead, and `prefix` goes before the otpsupd command line.
+    As pid 1 under unshare --mount-proc, the pids the daemon reports are those
+    of its namespace, not this one's, so none are collected from it: the tree
+    is found by the marker instead. `prefix` goes before the otpsupd command.
     """
 
     def __init__(self, config_text, args=(), prefix=()):
@@ -174,7 +176,7 @@ def wait_all_gone(testcase, pids):
 
 class NamespaceTestCase(DaemonTestCase):
     def tree_daemon(self, args=(), prefix=()):
-        """A daemon over `counter` and `forker` (the double fork); returns it once the
+        """A daemon over `idle` and `forker` (the double fork); returns it once the
         grandchild is orphaned."""
         d = NamespaceDaemon(None, args, prefix)
         self.addCleanup(d.cleanup, self)
@@ -185,7 +187,7 @@ class NamespaceTestCase(DaemonTestCase):
         d.config_path = os.path.join(d.dir, "otpsup.toml")
         with open(d.config_path, "w") as f:
             f.write(flat_config(workers=[
-                ("counter", [COUNTER], ""),
+                ("idle", [sys.executable, script, d.dir, "idle"], ""),
                 ("forker", [sys.executable, script, d.dir, "worker"], ""),
             ]))
         d.start()  # the grandchild's open of the FIFO waits for wait_fifo_line
@@ -234,7 +236,7 @@ class PidOne(NamespaceTestCase):
         self.assertEqual(d.wait_exit(), 0)  # unshare exits with otpsupd's status
         wait_all_gone(self, tree)
         stopped = [r["child"] for r in d.history() if r["event"] == "stopped"]
-        self.assertEqual(stopped, ["forker", "counter"])
+        self.assertEqual(stopped, ["forker", "idle"])
 
     def test_as_pid_1_sigint_stops_the_tree(self):
         d = self.tree_daemon(prefix=self.PREFIX)
@@ -268,21 +270,37 @@ class PidNamespace(NamespaceTestCase):
                 self.assertEqual(info["cmdline"], f.read().decode().split("\0")[:-1])
         forker = [n for n in tree["children"] if n["name"] == "forker"][0]
         self.assertEqual(forker["state"], "running")
-        started = [r for r in d.history() if r["event"] == "daemon_started"][-1]
+        recs = d.history()
+        started = [r for r in recs if r["event"] == "daemon_started"][-1]
         self.assertEqual(started["pid"], init)
         self.assertTrue(started["pid_namespace"])
+        # The history too shows pids as seen here, also for exits (written
+        # once the process has been reaped and its pid is gone).
+        for node in tree["children"]:
+            self.assertIn(node["pid"], [r.get("pid") for r in recs
+                                        if r["event"] == "started" and r["child"] == node["name"]])
+        idle = [n for n in tree["children"] if n["name"] == "idle"][0]["pid"]
+        h = d.follow()
+        os.kill(idle, signal.SIGKILL)
+        exited = h.wait_for("exited", "idle")
+        restarted = h.wait_for("restarted", "idle")
+        h.close()
+        self.assertEqual(exited["pid"], idle)
+        self.assertEqual(restarted["old_pid"], idle)
+        self.assertEqual(restarted["new_pid"], d.status_json("idle")["pid"])
+        self.assertEqual(ppid_of(restarted["new_pid"]), init)
         # SIGTERM to the outer process is forwarded: orderly stop, exit 0.
         pids = d.learn_tree() + [init]
         self.assertEqual(d.stop(), 0)
         wait_all_gone(self, pids)
         stopped = [r["child"] for r in d.history() if r["event"] == "stopped"]
-        self.assertEqual(stopped, ["forker", "counter"])
+        self.assertEqual(stopped, ["forker", "idle"])
 
     def test_kill_9_of_the_outer_otpsupd_leaves_nothing(self):
         d = self.tree_daemon(args=["--pid-namespace"])
         init = d.status_json()["pid"]
-        pids = d.learn_tree() + [init]
-        self.assertGreaterEqual(len(pids), 5)  # outer, init, counter, worker, grandchild
+        pids = set(d.learn_tree()) | {init}
+        self.assertEqual(len(pids), 5)  # outer, init, idle, forker, grandchild
         os.kill(d.proc.pid, signal.SIGKILL)
         self.assertEqual(d.wait_exit(), -signal.SIGKILL)
         wait_all_gone(self, pids)
