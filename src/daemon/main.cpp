@@ -52,6 +52,7 @@ int daemonize() {
     std::exit(2);
   }
   if (pid > 0) {
+    unblock_daemon_signals();  // the invoking process stays interruptible
     ::close(fds[1]);
     std::string message;
     char buf[512];
