@@ -183,8 +183,9 @@ PidNamespaceEntry enter_pid_namespace(const ServiceNotifier& notifier, int ready
   if (::poll(&p, 1, 0) != 0) ::_exit(kStartupError);  // EOF: the outer process is gone
   alive_read.reset();
   auto fail = [&](const char* what) {
+    const int err = errno;
     const std::string message =
-        std::string("--pid-namespace: ") + what + ": " + std::strerror(errno) + "\n";
+        std::string("--pid-namespace: ") + what + ": " + std::strerror(err) + "\n";
     std::fputs(("otpsupd: " + message).c_str(), stderr);
     write_all(ready_write.get(), message);
     ::_exit(kStartupError);
