@@ -154,7 +154,14 @@ int main(int argc, char** argv) {
   if (!foreground) options.ready_fd = daemonize();
   if (pid_namespace) {
     PidNamespaceEntry entry = enter_pid_namespace(options.notifier, options.ready_fd);
-    if (!entry.inner) return entry.exit_code;  // the outer process: the inner init has exited
+    if (!entry.inner) {
+      // The outer process, once the inner init has exited (or could not be
+      // made). Its children would be created in the namespace, dead now, so
+      // nothing may fork here any more, not even LeakSanitizer's exit check:
+      // leave at once (nothing is left to release).
+      std::fflush(nullptr);
+      ::_exit(entry.exit_code);
+    }
     options.ready_fd = entry.ready_fd;
     options.pids = PidView(std::move(entry.outer_proc));
     options.notifier = ServiceNotifier();  // readiness goes through the outer process

@@ -30,7 +30,8 @@ namespace otpsup {
 
 struct PidNamespaceEntry {
   // true: this is the inner init: run the daemon with the fields below.
-  // false: this is the outer process (or entering failed): exit(exit_code).
+  // false: this is the outer process (or entering failed): _exit(exit_code)
+  // without forking again (a fork would land in the dead namespace).
   bool inner = false;
   int exit_code = 0;
   UniqueFd outer_proc;  // inner: the operator's /proc (for PidView)
