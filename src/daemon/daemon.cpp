@@ -9,6 +9,7 @@
 
 #include <cstdio>
 
+#include "os/pid_namespace.h"
 #include "os/private_dirs.h"
 
 namespace otpsup {
@@ -102,6 +103,8 @@ DaemonExit Daemon::run() {
         static_cast<Daemon*>(h->data)->handle_reload(0, {{"cmd", "reload"}});
       },
       SIGHUP);
+  // main blocked them until now (a pid 1 would have dropped them).
+  unblock_daemon_signals();
   // Group commit: whatever a loop iteration appended is synced once.
   uv_check_init(&loop_, &sync_check_);
   sync_check_.data = this;
@@ -119,6 +122,7 @@ DaemonExit Daemon::run() {
                                  {"pid", ::getpid()},
                                  {"config", options_.config.source},
                                  {"socket", options_.socket_path}};
+  if (options_.pids.translating()) started["pid_namespace"] = true;
   if (!repairs.empty()) started["repairs"] = repairs;
   append_history(std::move(started));
 
@@ -196,7 +200,13 @@ void Daemon::on_record(nlohmann::ordered_json fields) {
 // reaped there and reported up to here. Named from the mirror.
 void Daemon::on_orphan(int pid, const std::string& reason) {
   auto path = mirror_.path_of_pid(pid);
-  if (!path) return;
+  if (!path) {
+    // Not a child of the tree: a grandchild that left its parent (a double
+    // fork), or, when otpsupd is pid 1, any process re-parented to init.
+    // Reaped all the same (no zombie); recorded so it can be seen.
+    append_history({{"sup", "root"}, {"event", "orphan_reaped"}, {"pid", pid}, {"reason", reason}});
+    return;
+  }
   mirror_.forget_pid(pid);
   const auto slash = path->rfind('/');
   append_history({{"sup", path->substr(0, slash)},
@@ -257,6 +267,7 @@ void Daemon::on_reply(CommandToken token, const nlohmann::json& reply) {
 
 void Daemon::append_history(nlohmann::ordered_json fields) {
   if (!history_) return;
+  if (options_.pids.translating()) translate_record_pids(&fields);
   std::string line;
   Status s = history_->append(fields, &line);
   if (!s.ok()) {
@@ -267,6 +278,32 @@ void Daemon::append_history(nlohmann::ordered_json fields) {
   const nlohmann::json parsed = nlohmann::json::parse(line, nullptr, false);
   for (const Follower& f : followers_) {
     if (f.filter.matches(parsed)) server_->send(f.client, {{"id", f.request_id}, {"stream", line}});
+  }
+}
+
+// Each pid is translated while its process exists (a process of a node
+// that exits at once may already be gone when its record arrives: its pid
+// then stays the inner one), or else from what was learnt before. Records
+// that end a pid for good forget it ("exited" does not: a "restarted" with
+// its old_pid may follow); the table is bounded anyway, since a live pid is
+// always translated afresh and only records of exits read it.
+void Daemon::translate_record_pids(nlohmann::ordered_json* fields) {
+  constexpr std::size_t kMaxRemembered = 4096;
+  const std::string event = fields->value("event", "");
+  for (const std::string key : {"pid", "old_pid", "new_pid"}) {
+    auto it = fields->find(key);
+    if (it == fields->end() || !it->is_number_integer()) continue;
+    const int inner = it->get<int>();
+    if (const auto outside = options_.pids.find_outside(inner)) {
+      if (outside_pids_.size() >= kMaxRemembered) outside_pids_.clear();
+      outside_pids_[inner] = *outside;
+      *it = *outside;
+    } else if (auto known = outside_pids_.find(inner); known != outside_pids_.end()) {
+      *it = known->second;
+    }
+    if (key == "old_pid" || (key == "pid" && (event == "stopped" || event == "orphan_reaped"))) {
+      outside_pids_.erase(inner);
+    }
   }
 }
 

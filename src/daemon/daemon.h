@@ -24,6 +24,7 @@
 
 #include "daemon/control_server.h"
 #include "daemon/supervisor_node.h"
+#include "os/pid_view.h"
 #include "os/service_notify.h"
 #include "otpsup/config.h"
 #include "otpsup/history_filter.h"
@@ -53,6 +54,7 @@ struct DaemonOptions {
   bool foreground = false;
   int ready_fd = -1;         // background mode: "ok\n" or the error, once booted
   ServiceNotifier notifier;  // READY=1 once booted, STOPPING=1
+  PidView pids;              // --pid-namespace: pids as seen outside (status, info, ping)
 };
 
 class Daemon {
@@ -111,6 +113,8 @@ class Daemon {
   void on_trace(const std::string& path, const nlohmann::json& entry);
   void finish(const ExitAction& e);
   void append_history(nlohmann::ordered_json fields);
+  // --pid-namespace: the pids of a record as seen outside (see outside_pids_).
+  void translate_record_pids(nlohmann::ordered_json* fields);
 
   // Requests (requests.cpp).
   void handle_status(ClientId client, const nlohmann::json& req);
@@ -167,6 +171,9 @@ class Daemon {
   std::map<std::string, Sandbox> sandboxes_;
   bool stopping_ = false;
   std::optional<DaemonExit> exit_;
+  // --pid-namespace: inner pid -> pid outside, learnt while each process was
+  // alive, for the records of its exit (written once it has been reaped).
+  std::unordered_map<int, int> outside_pids_;
 };
 
 }  // namespace otpsup

@@ -9,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/node_process.h"
+#include "os/pid_namespace.h"
 #include "os/self_exe.h"
 #include "otpsup/config.h"
 #include "otpsup/paths.h"
@@ -53,6 +54,7 @@ int daemonize() {
     std::exit(2);
   }
   if (pid > 0) {
+    unblock_daemon_signals();  // the invoking process stays interruptible
     ::close(fds[1]);
     std::string message;
     char buf[512];
@@ -88,12 +90,16 @@ int main(int argc, char** argv) {
   std::string config_path, socket_path, state_dir, check_path;
   bool foreground = false;
   bool node_mode = false;
+  bool pid_namespace = false;
   app.add_option("-c,--config", config_path, "configuration file (default: the built-in demo)");
   app.add_option("--socket", socket_path, "control socket path (overrides [daemon] socket)");
   app.add_option("--state-dir", state_dir,
                  "directory of the history log (overrides [daemon] state_dir)");
   app.add_flag("--foreground", foreground,
                "stay in the foreground (default: detach once the tree is up)");
+  app.add_flag("--pid-namespace", pid_namespace,
+               "run the tree in a new PID namespace (root, or through a user namespace):\n"
+               "kill -9 of otpsupd then leaves no process of the tree behind");
   CLI::Option* check =
       app.add_option("--check", check_path,
                      "only validate FILE (or the -c file, or the demo) and exit 0/1")
@@ -146,7 +152,24 @@ int main(int argc, char** argv) {
   std::error_code cwd_error;
   options.lookup.base_dir = std::filesystem::current_path(cwd_error).string();
   if (const char* p = std::getenv("PATH")) options.lookup.path_env = p;
+  // A pid 1 (in a container, or the init of --pid-namespace) drops signals
+  // it has no handler for: these stay pending until the daemon's are installed.
+  block_daemon_signals();
   if (!foreground) options.ready_fd = daemonize();
+  if (pid_namespace) {
+    PidNamespaceEntry entry = enter_pid_namespace(options.notifier, options.ready_fd);
+    if (!entry.inner) {
+      // The outer process, once the inner init has exited (or could not be
+      // made). Its children would be created in the namespace, dead now, so
+      // nothing may fork here any more, not even LeakSanitizer's exit check:
+      // leave at once (nothing is left to release).
+      std::fflush(nullptr);
+      ::_exit(entry.exit_code);
+    }
+    options.ready_fd = entry.ready_fd;
+    options.pids = PidView(std::move(entry.outer_proc));
+    options.notifier = ServiceNotifier();  // readiness goes through the outer process
+  }
   Daemon daemon(std::move(options));
   return static_cast<int>(daemon.run());
 }

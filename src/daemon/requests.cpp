@@ -40,6 +40,15 @@ bool valid_child_name(const std::string& name) {
   });
 }
 
+// --pid-namespace: every running node's pid as the operator sees it (the
+// mirror keeps the daemon's own, inner pids: they are what waitpid returns).
+void show_outside_pids(const PidView& pids, nlohmann::json* node) {
+  if (!node->is_object()) return;
+  if (const int pid = node->value("pid", 0); pid != 0) (*node)["pid"] = pids.outside(pid);
+  if (!node->contains("children")) return;
+  for (nlohmann::json& child : (*node)["children"]) show_outside_pids(pids, &child);
+}
+
 }  // namespace
 
 void Daemon::on_request(ClientId client, const nlohmann::json& req) {
@@ -50,7 +59,8 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
   }
   const std::string cmd = req["cmd"].get<std::string>();
   if (cmd == "ping") {
-    server_->send(client, ok_reply(id, {{"pid", ::getpid()}, {"version", "0.1.0"}}));
+    server_->send(client,
+                  ok_reply(id, {{"pid", options_.pids.outside(::getpid())}, {"version", "0.1.0"}}));
   } else if (cmd == "status") {
     handle_status(client, req);
   } else if (cmd == "history") {
@@ -390,6 +400,7 @@ void Daemon::handle_status(ClientId client, const nlohmann::json& req) {
   const std::string path = *resolved;
   nlohmann::json tree = mirror_.status(path, Clock::now());
   if (path == "root") tree["state"] = stopping_ ? "stopping" : tree["state"];
+  if (options_.pids.translating()) show_outside_pids(options_.pids, &tree);
   server_->send(client, ok_reply(id, {{"tree", std::move(tree)}}));
 }
 
@@ -406,6 +417,7 @@ void Daemon::handle_info(ClientId client, const nlohmann::json& req) {
     return;
   }
   nlohmann::json result = to_json(*info);
+  result["pid"] = options_.pids.outside(info->pid);
   result["path"] = *path;
   result["kind"] = node->supervisor ? "supervisor" : "worker";
   server_->send(client, ok_reply(id, std::move(result)));
