@@ -112,5 +112,6 @@ inline constexpr std::string_view kStartFailed = "start_failed";
 inline constexpr std::string_view kShuttingDown = "shutting_down";
 inline constexpr std::string_view kPermissionDenied = "permission_denied";
 inline constexpr std::string_view kInternal = "internal";
+inline constexpr std::string_view kTimeout = "timeout";  // `wait`: the state was not reached in time
 
 }  // namespace otpsup::protocol

@@ -30,7 +30,8 @@ enum class Stage : int {
   parent_died,
   exec,
   uplink,
-  output
+  output,
+  ready_fd
 };
 
 struct ChildFailure {
@@ -56,6 +57,8 @@ const char* stage_name(Stage s) {
       return "pass the uplink";
     case Stage::output:
       return "redirect stdout/stderr";
+    case Stage::ready_fd:
+      return "pass the ready fd";
   }
   return "start";
 }
@@ -107,7 +110,8 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 // Runs in the forked child. Async-signal-safe calls only.
 [[noreturn]] void exec_child(const char* executable, char** argv, char** envp, const char* cwd,
                              int dev_null, int error_fd, pid_t supervisor_pid, int fd_limit,
-                             int uplink_fd, int out_fd, int err_fd) {
+                             int uplink_fd, int out_fd, int err_fd, int ready_fd,
+                             int ready_number) {
   struct sigaction dfl {};
   dfl.sa_handler = SIG_DFL;
   for (int sig = 1; sig < NSIG; ++sig) {
@@ -128,14 +132,29 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
   // Every descriptor used here is >= 10 (see spawn_worker), so fd 3 is free.
   if (uplink_fd >= 0 && ::dup2(uplink_fd, 3) < 0) fail_in_child(error_fd, Stage::uplink, errno);
   const unsigned first_closed = uplink_fd >= 0 ? 4U : 3U;
+  // Every descriptor used here is above ready_number (see spawn_worker).
+  if (ready_fd >= 0 && ::dup2(ready_fd, ready_number) < 0) {
+    fail_in_child(error_fd, Stage::ready_fd, errno);
+  }
   if (cwd != nullptr && ::chdir(cwd) < 0) fail_in_child(error_fd, Stage::chdir, errno);
   if (::prctl(PR_SET_PDEATHSIG, SIGKILL) < 0) fail_in_child(error_fd, Stage::pdeathsig, errno);
   if (::getppid() != supervisor_pid) fail_in_child(error_fd, Stage::parent_died, 0);
   // Nothing of the daemon's beyond 0, 1, 2 may reach the program.
-  if (::syscall(SYS_close_range, first_closed, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0) {
+  // The ready fd (a number >= first_closed) is the one exception.
+  constexpr unsigned kCloexec = 4U;  // CLOSE_RANGE_CLOEXEC
+  bool marked;
+  if (ready_fd >= 0) {
+    const auto keep = static_cast<unsigned>(ready_number);
+    marked = (keep == first_closed ||
+              ::syscall(SYS_close_range, first_closed, keep - 1, kCloexec) == 0) &&
+             ::syscall(SYS_close_range, keep + 1, ~0U, kCloexec) == 0;
+  } else {
+    marked = ::syscall(SYS_close_range, first_closed, ~0U, kCloexec) == 0;
+  }
+  if (!marked) {
     // Kernels before 5.11: close them one by one (all but the error pipe).
     for (int fd = static_cast<int>(first_closed); fd < fd_limit; ++fd) {
-      if (fd != error_fd) ::close(fd);
+      if (fd != error_fd && (ready_fd < 0 || fd != ready_number)) ::close(fd);
     }
   }
   ::execve(executable, argv, envp);
@@ -145,10 +164,11 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 }  // namespace
 
 namespace {
-// A close-on-exec copy of `fd` numbered 10 or more, so that dup2 onto 0 and 3
-// in the child can never overwrite a descriptor it still needs.
-UniqueFd above_ten(int fd) {
-  return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 10));
+// A close-on-exec copy of `fd` numbered `floor` (10, or above the ready fd's
+// number) or more, so that dup2 onto 0, 3 and the ready fd in the child can
+// never overwrite a descriptor it still needs.
+UniqueFd copy_at_least(int fd, int floor) {
+  return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, floor));
 }
 }  // namespace
 
@@ -161,6 +181,8 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   char** env_ptrs = env.finish();
   const std::string& executable = spec.executable.empty() ? spec.command.at(0) : spec.executable;
   const char* cwd = spec.cwd ? spec.cwd->c_str() : nullptr;
+  const int floor = std::max(10, io.ready_fd >= 0 ? io.ready_fd_number + 1 : 0);
+  auto above_ten = [floor](int fd) { return copy_at_least(fd, floor); };
 
   UniqueFd dev_null_low(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!dev_null_low) return Status::from_errno("open", "/dev/null", errno);
@@ -175,8 +197,9 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   // stdout/stderr: a copy >= 10 of the given fd (or -1: untouched / /dev/null).
   UniqueFd out = io.out >= 0 ? above_ten(io.out) : UniqueFd();
   UniqueFd err = io.err >= 0 ? above_ten(io.err) : UniqueFd();
+  UniqueFd ready = io.ready_fd >= 0 ? above_ten(io.ready_fd) : UniqueFd();
   if (!dev_null || !error_write || (io.fd3 >= 0 && !uplink) || (io.out >= 0 && !out) ||
-      (io.err >= 0 && !err)) {
+      (io.err >= 0 && !err) || (io.ready_fd >= 0 && !ready)) {
     return Status::from_errno("fcntl(F_DUPFD_CLOEXEC)", "", errno);
   }
   auto child_output = [&](int given, const UniqueFd& copy) {
@@ -194,7 +217,7 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   if (child == 0) {
     exec_child(executable.c_str(), argv_ptrs, env_ptrs, cwd, dev_null.get(), error_write.get(),
                supervisor_pid, fd_limit, uplink ? uplink.get() : -1, child_output(io.out, out),
-               child_output(io.err, err));
+               child_output(io.err, err), ready ? ready.get() : -1, io.ready_fd_number);
   }
   const int fork_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);

@@ -35,6 +35,11 @@ struct ChildIo {
   static constexpr int kDevNull = -2;
   int out = kInherit;
   int err = kInherit;
+  // >= 0: becomes fd `ready_fd_number` (>= 3, not 3 when fd3 is used) of the
+  // child and stays open across execve: the write end of its ready pipe
+  // (ready = { fd = N }). REQUIRES: ready_fd_number < 256.
+  int ready_fd = -1;
+  int ready_fd_number = -1;
 };
 
 Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid,

@@ -31,6 +31,9 @@ std::string child_difference(const ChildSpec& a, const ChildSpec& b) {
   if (a.cwd != b.cwd) add("cwd");
   if (a.channel != b.channel) add("channel");
   if (a.trace_size != b.trace_size) add("trace_size");
+  if (a.ready != b.ready || a.ready_fd != b.ready_fd) add("ready");
+  if (a.start_timeout != b.start_timeout) add("start_timeout");
+  if (a.watchdog != b.watchdog) add("watchdog");
   if (a.executable != b.executable && a.command == b.command) add("executable");
   if (a.is_supervisor != b.is_supervisor) add("kind");
   return d;
