@@ -23,9 +23,9 @@ inline constexpr std::array<std::string_view, 8> kSupervisorKeys{
     "max_children", "allow_add", "restart", "shutdown"};
 
 inline constexpr std::array<std::string_view, 15> kWorkerKeys{
-    "command",    "restart", "shutdown", "stop_signal",   "normal_exit_codes",
-    "env",        "clear_env", "cwd",    "channel",       "trace_size",
-    "stdout",     "stderr",  "ready",    "start_timeout", "watchdog"};
+    "command", "restart",   "shutdown", "stop_signal",   "normal_exit_codes",
+    "env",     "clear_env", "cwd",      "channel",       "trace_size",
+    "stdout",  "stderr",    "ready",    "start_timeout", "watchdog"};
 
 // The keys a section of `kind` accepts.
 std::span<const std::string_view> keys_of(SectionKind kind);

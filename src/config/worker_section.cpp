@@ -121,7 +121,8 @@ void read_ready(const toml::node& node, ChildSpec& spec, Diagnostics& diag) {
       spec.ready = ReadyKind::notify;
       return;
     }
-    diag.error(pos_of(node), "ready: expected \"notify\" or { fd = N }, found " + quote_value(s->get()));
+    diag.error(pos_of(node),
+               "ready: expected \"notify\" or { fd = N }, found " + quote_value(s->get()));
     return;
   }
   const auto* table = node.as_table();

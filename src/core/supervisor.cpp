@@ -341,10 +341,9 @@ bool Supervisor::on_child_exited(int pid, ExitStatus status, TimePoint now) {
   c.last_exit = status;
   if (c.state == ChildState::starting) {
     // Spawned but never ready: a failed start.
-    const std::string why =
-        c.start_timed_out
-            ? "not ready within " + format_duration(c.spec.start_timeout)
-            : describe(status) + " before it was ready";
+    const std::string why = c.start_timed_out
+                                ? "not ready within " + format_duration(c.spec.start_timeout)
+                                : describe(status) + " before it was ready";
     c.start_timed_out = false;
     on_child_start_failed(c.spec.id, why, now);
     return true;
@@ -392,7 +391,9 @@ void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint /*now
   record({.event = "exited",
           .child = id,
           .pid = c.last_pid,
-          .reason = gave_up ? "supervisor gave up (shutdown)" : why.empty() ? describe(status) : why,
+          .reason = gave_up       ? "supervisor gave up (shutdown)"
+                    : why.empty() ? describe(status)
+                                  : why,
           .status = status});
   bool absorbed = false;
   if (op_) {

@@ -908,15 +908,17 @@ int run(int argc, char** argv) {
 
   std::string wait_state;
   CLI::App* wait = add_command(
-      "wait", "Block until a node is ready (running; a worker with `ready` once it said so) or down",
+      "wait",
+      "Block until a node is ready (running; a worker with `ready` once it said so) or down",
       [&] { return wait_command(global, path, wait_state); });
   add_path(wait, &path, node_path)->required();
   wait->add_option("STATE", wait_state, "ready or down")
       ->type_name("")
       ->required()
       ->check(CLI::IsMember({"ready", "down"}));
-  wait->footer("--timeout T bounds the wait (default: no limit); past it otpsupctl exits 1 with "
-               "the error code `timeout`.");
+  wait->footer(
+      "--timeout T bounds the wait (default: no limit); past it otpsupctl exits 1 with "
+      "the error code `timeout`.");
 
   // Messages to workers.
   std::string message_name;

@@ -32,8 +32,8 @@ bool StateWaiters::reached(const TreeMirror& mirror, const std::string& path, Ta
   return n != nullptr && n->state == "running";
 }
 
-void StateWaiters::add(ClientId client, nlohmann::json request_id, std::string path,
-                       Target target, Duration timeout, const TreeMirror& mirror) {
+void StateWaiters::add(ClientId client, nlohmann::json request_id, std::string path, Target target,
+                       Duration timeout, const TreeMirror& mirror) {
   Waiter w{client, std::move(request_id), std::move(path), target, std::nullopt};
   if (reached(mirror, w.path, target)) {
     reply_ok(w);
@@ -109,17 +109,18 @@ void StateWaiters::rearm() {
 
 void StateWaiters::close() {
   for (const Waiter& w : waiters_) {
-    send_(w.client, {{"id", w.request_id},
-                     {"ok", false},
-                     {"error",
-                      {{"code", std::string(protocol::kShuttingDown)},
-                       {"message", "the daemon stopped before " + w.path + " was " +
-                                       name_of(w.target)}}}});
+    send_(w.client,
+          {{"id", w.request_id},
+           {"ok", false},
+           {"error",
+            {{"code", std::string(protocol::kShuttingDown)},
+             {"message", "the daemon stopped before " + w.path + " was " + name_of(w.target)}}}});
   }
   waiters_.clear();
   if (timer_ == nullptr) return;
-  uv_close(reinterpret_cast<uv_handle_t*>(timer_),
-           [](uv_handle_t* h) { std::unique_ptr<uv_timer_t> owned(reinterpret_cast<uv_timer_t*>(h)); });
+  uv_close(reinterpret_cast<uv_handle_t*>(timer_), [](uv_handle_t* h) {
+    std::unique_ptr<uv_timer_t> owned(reinterpret_cast<uv_timer_t*>(h));
+  });
   timer_ = nullptr;
 }
 

@@ -28,7 +28,8 @@ bool sd_notify(std::string_view state) {
   UniqueFd fd(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!fd) return false;
   return ::sendto(fd.get(), state.data(), state.size(), MSG_NOSIGNAL,
-                  reinterpret_cast<const sockaddr*>(&addr), len) == static_cast<ssize_t>(state.size());
+                  reinterpret_cast<const sockaddr*>(&addr),
+                  len) == static_cast<ssize_t>(state.size());
 }
 
 std::optional<Duration> watchdog_interval() {

@@ -7,7 +7,7 @@ import sys
 import unittest
 from datetime import datetime
 
-from otpsup_harness import COUNTER, OTPSUPD, DaemonTestCase, alive, flat_config, wait_gone
+from otpsup_harness import COUNTER, OTPSUPD, PRINTER, DaemonTestCase, alive, flat_config, wait_gone
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notify_worker.py")
 PY = sys.executable
@@ -41,6 +41,7 @@ class Readiness(DaemonTestCase):
 
         open(os.path.join(d0.dir, "hold"), "w").close()
         follow = d.follow()
+        self.addCleanup(follow.close)
         d.ctl("kill", "-s", "KILL", "slow")
         restarted = follow.wait_for("restarted", "slow")
         d.seen_pids.add(restarted["new_pid"])
@@ -72,6 +73,7 @@ class Readiness(DaemonTestCase):
         d = self.daemon(self.held_tree(d0))
         open(os.path.join(d0.dir, "hold"), "w").close()
         follow = d.follow()
+        self.addCleanup(follow.close)
         d.ctl("kill", "-s", "KILL", "slow")
         pid = follow.wait_for("restarted", "slow")["new_pid"]
         d.seen_pids.add(pid)
@@ -136,6 +138,7 @@ class Readiness(DaemonTestCase):
             ("w", [PY, WORKER, "watchdog", "6", "100"], 'ready = "notify"\nwatchdog = "400ms"'),
         ]))
         follow = d.follow(backlog=True)
+        self.addCleanup(follow.close)
         ready = follow.wait_for("ready", "w")
         exited = follow.wait_for("exited", "w")
         restarted = follow.wait_for("restarted", "w")
@@ -145,6 +148,20 @@ class Readiness(DaemonTestCase):
         self.assertEqual(restarted["reason"], "watchdog timeout")
         # Six pings 100 ms apart kept it alive past one watchdog period.
         self.assertGreaterEqual((ts(exited) - ts(ready)).total_seconds(), 0.6)
+
+    def test_the_demo_workers_say_ready_and_ping_their_watchdog(self):
+        # The README's example: printer1 depends on counter1 by order plus readiness.
+        d = self.daemon(flat_config(strategy="rest_for_one", workers=[
+            ("counter1", [COUNTER], 'channel = true\nready = "notify"\nwatchdog = "300ms"'),
+            ("printer1", [PRINTER, "--id", "1"], ""),
+        ]))
+        self.assertEqual(events(d.history(), "started", "ready"),
+                         [("started", "counter1"), ("ready", "counter1"), ("started", "printer1")])
+        # Pinged every 150 ms, it outlives many watchdog periods.
+        p = d.ctl("wait", "counter1", "down", "--timeout", "1200ms", check=False)
+        self.assertEqual(p.returncode, 1, p.stdout)
+        self.assertEqual(events(d.history(), "exited"), [])
+        self.assertEqual(d.ctl("call", "counter1", "increment", "2").stdout.strip(), "2")
 
     @unittest.skipUnless(shutil.which("systemd-notify"),
                          "systemd-notify is not installed (Debian package systemd)")
@@ -192,7 +209,7 @@ class ReadinessConfig(unittest.TestCase):
     def test_ready_fd_must_not_be_0_to_2(self):
         code, err = self.check("ready = { fd = 2 }")
         self.assertEqual(code, 1)
-        self.assertIn("FILE:9:", err)
+        self.assertIn("FILE:10:16: ready.fd: expected an integer from 3 to 255, found 2", err)
         self.assertIn("ready.fd", err)
 
     def test_ready_fd_3_clashes_with_the_channel(self):

@@ -124,8 +124,8 @@ TEST_CASE("StartOrderWaitsForReadiness") {
   CHECK(h.s.find("a")->pid != 0);
   CHECK(h.s.find("b")->state == ChildState::down);
   CHECK(h.ready("a"));
-  CHECK(h.log == Log{"start a", "record started a", "record ready a", "start b",
-                     "record started b", "booted"});
+  CHECK(h.log == Log{"start a", "record started a", "record ready a", "start b", "record started b",
+                     "booted"});
   CHECK(h.s.find("a")->state == ChildState::running);
   CHECK(h.timers.empty());  // the start timer was cancelled
 }
