@@ -163,6 +163,20 @@ class Readiness(DaemonTestCase):
         self.assertEqual(events(d.history(), "exited"), [])
         self.assertEqual(d.ctl("call", "counter1", "increment", "2").stdout.strip(), "2")
 
+    def test_a_node_process_hears_its_own_workers(self):
+        text = "\n".join([
+            "[supervisor.root]", 'children = ["sub", "after"]',
+            "[supervisor.sub]", 'children = ["w"]',
+            "[worker.w]", f'command = ["{PY}", "{WORKER}", "ready", "in a node"]',
+            'ready = "notify"',
+            "[worker.after]", f'command = ["{COUNTER}"]', ""])
+        d = self.daemon(text)
+        recs = [(r["event"], r["sup"], r.get("child")) for r in d.history()
+                if r["event"] in ("started", "ready")]
+        self.assertEqual(recs, [("started", "root/sub", "w"), ("ready", "root/sub", "w"),
+                                ("started", "root", "sub"), ("started", "root", "after")])
+        self.assertEqual(d.status_json("root/sub/w")["status_text"], "in a node")
+
     @unittest.skipUnless(shutil.which("systemd-notify"),
                          "systemd-notify is not installed (Debian package systemd)")
     def test_systemd_notify_works_unchanged(self):

@@ -176,6 +176,13 @@ TEST_CASE("the example files in etc/examples are valid") {
   CHECK(pair.config->root().strategy == Strategy::one_for_all);
   CHECK(pair.config->root().children[0].stop_signal == 2);
   CHECK(pair.config->root().children[1].shutdown.kind == Shutdown::Kind::brutal_kill);
+
+  ConfigLoad readiness = load_config_file(kExamplesDir + "/readiness.toml", bin.context());
+  INFO(all_errors(readiness));
+  REQUIRE(readiness.ok());
+  CHECK(ids(readiness.config->root()) == std::vector<std::string>{"counter1", "printer1"});
+  CHECK(readiness.config->root().children[0].ready == ReadyKind::notify);
+  CHECK(readiness.config->root().children[0].watchdog == Duration{5000});
 }
 
 TEST_CASE("omitted keys take the OTP defaults") {
