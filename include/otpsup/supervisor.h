@@ -170,7 +170,10 @@ class Supervisor {
   // ---- Events ----
   void boot(TimePoint now);
   void on_child_started(const std::string& id, int pid, TimePoint now);
-  void on_child_start_failed(const std::string& id, const std::string& reason, TimePoint now);
+  // `pid`: the process when it had been spawned (readiness: it exited before
+  // it was ready), recorded with the start_failed; 0 when it never ran.
+  void on_child_start_failed(const std::string& id, const std::string& reason, TimePoint now,
+                             int pid = 0);
   // `pid` need not be ours (an adopted orphan): unknown pids are ignored and
   // false is returned.
   bool on_child_exited(int pid, ExitStatus status, TimePoint now);

@@ -279,17 +279,17 @@ bool Supervisor::on_child_timer(TimerId timer) {
 }
 
 void Supervisor::on_child_start_failed(const std::string& id, const std::string& reason,
-                                       TimePoint now) {
+                                       TimePoint now, int pid) {
   Child* c = find_mutable(id);
   if (c == nullptr || c->state != ChildState::starting) return;
   c->state = ChildState::down;
   if (!op_ || op_->waiting != id) {  // the operation that started it was pre-empted
-    record({.event = "start_failed", .child = id, .reason = reason});
+    record({.event = "start_failed", .child = id, .pid = pid, .reason = reason});
     run(now);
     return;
   }
   op_->waiting.clear();
-  record({.event = "start_failed", .child = id, .reason = reason});
+  record({.event = "start_failed", .child = id, .pid = pid, .reason = reason});
 
   Operation& op = *op_;
   switch (op.kind) {
@@ -345,7 +345,7 @@ bool Supervisor::on_child_exited(int pid, ExitStatus status, TimePoint now) {
                                 ? "not ready within " + format_duration(c.spec.start_timeout)
                                 : describe(status) + " before it was ready";
     c.start_timed_out = false;
-    on_child_start_failed(c.spec.id, why, now);
+    on_child_start_failed(c.spec.id, why, now, c.last_pid);
     return true;
   }
   if (c.state == ChildState::stopping) {

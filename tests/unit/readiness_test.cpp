@@ -142,6 +142,7 @@ TEST_CASE("StartTimeoutKillsTheChildAndFailsTheStart") {
   h.die(h.pid("a"), ExitStatus::killed(kSigKill));
   REQUIRE(h.last("start_failed"));
   CHECK(h.last("start_failed")->reason == "not ready within 2s");
+  CHECK(h.last("start_failed")->pid == h.s.find("a")->last_pid);
   // The boot stops what it started.
   CHECK(std::find(h.log.begin(), h.log.end(), "signal z 15") != h.log.end());
   h.die(h.pid("z"), ExitStatus::killed(15));
