@@ -4,7 +4,8 @@
 // signal dispositions and mask, setsid (own session and process group, so it
 // can never signal its supervisor's group), stdin from /dev/null, chdir,
 // PR_SET_PDEATHSIG(SIGKILL) followed by a getppid() check against the pid
-// saved before fork, mark every fd >= 3 close-on-exec, execve. Any failure is
+// saved before fork, mark every fd >= 3 close-on-exec (but those ChildIo
+// passes: fd 3, the ready fd), execve. Any failure is
 // reported back over a close-on-exec pipe (EOF means execve succeeded), so
 // "No such file or directory" is a start error with a message, not a crash.
 // Signals are blocked in the parent around fork. Everything the child needs

@@ -94,14 +94,22 @@ class Readiness(DaemonTestCase):
             os.close(fifo)
 
     def test_ready_fd_a_newline_on_fd_n(self):
-        script = "printf '\\n' >&4; exec 4>&-; exec sleep 100000"
+        def script(n):
+            return f"printf '\\n' >&{n}; exec {n}>&-; exec sleep 100000"
         d = self.daemon(flat_config(workers=[
-            ("a", ["/bin/sh", "-c", script], "ready = { fd = 4 }"),
+            ("a", ["/bin/sh", "-c", script(4)], "ready = { fd = 4 }\nchannel = true"),
+            # (dash redirects only fds 0-9)
+            ("c", [PY, "-c", "import os; os.write(12, b'\\n'); os.close(12); "
+                   "os.execvp('sleep', ['sleep', '100000'])"], "ready = { fd = 12 }"),
             ("b", [COUNTER], ""),
         ]))
         self.assertEqual(events(d.history(), "started", "ready"),
-                         [("started", "a"), ("ready", "a"), ("started", "b")])
+                         [("started", "a"), ("ready", "a"), ("started", "c"), ("ready", "c"),
+                          ("started", "b")])
         self.assertEqual(d.status_json("a")["state"], "running")
+        # Once the ready fd is closed, nothing else of the daemon's is open.
+        self.assertEqual(sorted(os.listdir(f"/proc/{d.pid('a')}/fd")), ["0", "1", "2", "3"])
+        self.assertEqual(sorted(os.listdir(f"/proc/{d.pid('c')}/fd")), ["0", "1", "2"])
 
     def test_start_timeout_fails_the_boot_and_kills_the_child(self):
         d = self.daemon(flat_config(workers=[
