@@ -75,6 +75,9 @@
 //            errors already_exists, not_found, bad_request, max_children, refused,
 //            shutting_down
 //   shutdown {}                                -> {}
+//   wait     {"path", "state":"ready"|"down", "timeout_ms"?: N (0/absent: no limit)}
+//                                              -> {"path", "state"} once reached
+//            errors not_found, bad_request, timeout, shutting_down
 //   ping     {}                                -> {"pid": N, "version": "..."}
 //
 // Node (status):
@@ -82,6 +85,7 @@
 //    "pid":N|0,"state":"running"|"starting"|"stopping"|"down"|"stopped",
 //    "uptime_ms":N,"restarts":N,"restart":"permanent"|...,
 //    "last_exit"?:"reason","added"?:true (added at run time),
+//    "status_text"?:"..." (a worker's latest sd_notify STATUS=),
 //    // supervisors also:
 //    "strategy":"one_for_one"|...|"dynamic","intensity":N,"period_ms":N,
 //    "restarts_in_period":N,"paused":bool,"children":[Node...]}
@@ -115,5 +119,7 @@ inline constexpr std::string_view kStartFailed = "start_failed";
 inline constexpr std::string_view kShuttingDown = "shutting_down";
 inline constexpr std::string_view kPermissionDenied = "permission_denied";
 inline constexpr std::string_view kInternal = "internal";
+// `wait`: the state was not reached in time.
+inline constexpr std::string_view kTimeout = "timeout";
 
 }  // namespace otpsup::protocol

@@ -51,6 +51,11 @@ struct ResourceLimit {
 // RLIMIT_NPROC, RLIMIT_CORE, RLIMIT_AS, RLIMIT_CPU).
 inline constexpr std::array<const char*, 5> kResourceLimitNames{"nofile", "nproc", "core", "as",
                                                                 "cpu"};
+// When a worker counts as started (DESIGN §2, start order and readiness):
+// `none` as soon as it is spawned; `notify` when it sends READY=1 to
+// $NOTIFY_SOCKET (systemd's sd_notify protocol); `fd` when it writes a newline
+// to its descriptor ChildSpec::ready_fd (s6's notification-fd).
+enum class ReadyKind { none, notify, fd };
 
 // Where something was written in the config file, for error messages.
 struct SourcePos {
@@ -100,6 +105,16 @@ struct ChildSpec {
   // OTP 24: a transient or temporary child whose own exit (a normal one for
   // transient) ends its supervisor when that supervisor has auto_shutdown.
   bool significant = false;
+  // Readiness: with ready != none the child is `starting` until it says it is
+  // ready, and the next sibling waits for it. ready_fd (>= 3) only for fd.
+  ReadyKind ready = ReadyKind::none;
+  int ready_fd = 0;
+  // How long a child with readiness may take to become ready; past it the
+  // child is killed and the start has failed. 0: no limit ("infinity").
+  Duration start_timeout{60000};
+  // > 0: the child must send WATCHDOG=1 at least this often once running, or
+  // it is killed and handled as a crash ("watchdog timeout"). 0: off.
+  Duration watchdog{0};
 
   bool operator==(const ChildSpec&) const = default;
 };
@@ -123,6 +138,7 @@ const char* to_string(Strategy s);
 const char* to_string(RestartType r);
 const char* to_string(AutoShutdown a);
 const char* to_string(OutputTarget t);
+const char* to_string(ReadyKind r);
 std::string to_string(const Shutdown& s);
 
 }  // namespace otpsup

@@ -27,6 +27,15 @@
 //  * OTP 24's significant children: with auto_shutdown, a significant child
 //    that exits by itself (transient: normally; temporary: any exit) makes
 //    the supervisor stop every child and exit normally ("auto_shutdown").
+//  * Readiness (ChildSpec::ready): a worker that must say it is ready stays
+//    `starting` after on_child_started (recorded "started", its pid known)
+//    until on_child_ready ("ready"); the operation waits for it, so the next
+//    sibling starts only then. start_timeout arms a timer: on expiry the child
+//    gets SIGKILL and its exit is a failed start ("not ready within 5s"), as
+//    is any exit before it was ready.
+//  * Watchdog (ChildSpec::watchdog): once running, every on_child_watchdog
+//    re-arms a deadline; on expiry the child gets SIGKILL and its exit is a
+//    crash with the reason "watchdog timeout".
 //
 // Threading: none; one Supervisor is driven by one loop.
 #pragma once
@@ -164,6 +173,10 @@ struct Child {
   TimePoint restart_at{};
   std::string restart_reason;  // why it is restarted, for the "restarted" record
   int backoff_level = 0;       // k in restart_delay * 2^k
+  std::optional<TimerId> start_timer;     // readiness deadline (start_timeout)
+  std::optional<TimerId> watchdog_timer;  // WATCHDOG=1 deadline
+  bool start_timed_out = false;           // killed for not being ready in time
+  bool watchdog_expired = false;          // killed by the watchdog
 };
 
 // Returns a number in [0, 1): the jitter of restart delays (±10%).
@@ -180,10 +193,20 @@ class Supervisor {
   // ---- Events ----
   void boot(TimePoint now);
   void on_child_started(const std::string& id, int pid, TimePoint now);
-  void on_child_start_failed(const std::string& id, const std::string& reason, TimePoint now);
+  // `pid`: the process when it had been spawned (readiness: it exited before
+  // it was ready), recorded with the start_failed; 0 when it never ran.
+  void on_child_start_failed(const std::string& id, const std::string& reason, TimePoint now,
+                             int pid = 0);
   // `pid` need not be ours (an adopted orphan): unknown pids are ignored and
   // false is returned.
   bool on_child_exited(int pid, ExitStatus status, TimePoint now);
+  // The process `pid` (a child of ours, spawned and `starting`) says it is
+  // ready (READY=1, or a newline on its ready fd). Ignored (false) for an
+  // unknown pid or a child that is not starting (already ready, exited).
+  bool on_child_ready(int pid, TimePoint now);
+  // WATCHDOG=1 from `pid`: re-arms its watchdog deadline. Ignored (false)
+  // unless the child is running with a watchdog.
+  bool on_child_watchdog(int pid, TimePoint now);
   void on_timer(TimerId timer, TimePoint now);
   void on_command(const Command& command, TimePoint now);
   // Orderly shutdown: pre-empts any operation; children stop in reverse start
@@ -235,6 +258,10 @@ class Supervisor {
   void begin_operation(std::unique_ptr<Operation> op);
   void send_stop(Child& c);
   void on_stopped(Child& c, ExitStatus status);
+  void arm_start_timer(Child& c);
+  void arm_watchdog(Child& c);
+  void cancel_child_timers(Child& c);
+  bool on_child_timer(TimerId timer);
   void on_unexpected_exit(Child& c, ExitStatus status, TimePoint now);
   void apply_restart_policy(Child& c, const std::string& reason, TimePoint now);
   void restart_with_strategy(Child& failed, const std::string& reason, bool retry);
@@ -278,6 +305,8 @@ class Supervisor {
     bool delayed = false;  // retry: a restart scheduled by restart_delay
   };
   std::unordered_map<TimerId, TimerPurpose> timers_;
+  // Readiness and watchdog deadlines: timer -> child id.
+  std::unordered_map<TimerId, std::string> child_timers_;
   TimerId last_timer_ = 0;
   std::vector<Action> actions_;
   JitterSource jitter_;

@@ -1,9 +1,11 @@
 // TreeMirror: the root's picture of the whole supervision tree.
 //
 // Built from the configuration, then kept up to date from the history
-// records every supervisor sends up (started, exited, restarted, stopped,
-// added, removed, paused...) and from each supervisor's state messages
-// (pause flag, restart-intensity window). `status`, path resolution and
+// records every supervisor sends up (started, ready, exited, restarted,
+// stopped, added, removed, paused...) and from each supervisor's state
+// messages (pause flag, restart-intensity window, workers' STATUS= texts).
+// A start record with "awaiting":"ready" leaves the child `starting` until
+// its "ready" record. `status`, path resolution and
 // routing read it; nothing walks processes. Pure data: no system calls.
 #pragma once
 
@@ -27,6 +29,7 @@ struct MirrorNode {
   std::string restart = "permanent";
   int pid = 0;
   std::string state = "down";  // running, starting, stopping, down, stopped, restarting
+  std::string status_text;     // a worker's latest STATUS= (sd_notify)
   TimePoint started_at{};
   int restarts = 0;
   std::string last_exit;

@@ -125,7 +125,10 @@ class Server {
   // REQUIRES: delay >= 0.
   void after(Duration delay, std::function<void()> fire);
   // Called once by run() when the loop is set up (signal handlers in place),
-  // before any message or timer is handled: the worker is ready.
+  // before any message or timer is handled: the worker is ready. run() then
+  // sends READY=1 to $NOTIFY_SOCKET when it is set (ready = "notify"), and a
+  // Server made with the one-argument constructor sends WATCHDOG=1 every
+  // half $WATCHDOG_USEC (see otpsup/sd_notify.h).
   void on_ready(std::function<void()> ready);
 
   // Runs the loop until one of the ends listed above; returns the exit code

@@ -23,12 +23,12 @@ inline constexpr std::array<std::string_view, 13> kSupervisorKeys{
     "allow_add",     "restart",     "shutdown",     "restart_delay", "backoff_max",
     "backoff_reset", "significant", "auto_shutdown"};
 
-inline constexpr std::array<std::string_view, 22> kWorkerKeys{
-    "command",       "restart",     "shutdown",     "stop_signal", "normal_exit_codes",
-    "env",           "clear_env",   "cwd",          "channel",     "trace_size",
-    "stdout",        "stderr",      "restart_delay", "backoff_max", "backoff_reset",
-    "significant",   "user",        "group",        "umask",       "rlimits",
-    "nice",          "no_new_privs"};
+inline constexpr std::array<std::string_view, 25> kWorkerKeys{
+    "command",       "restart",     "shutdown",      "stop_signal",   "normal_exit_codes",
+    "env",           "clear_env",   "cwd",           "channel",       "trace_size",
+    "stdout",        "stderr",      "restart_delay", "backoff_max",   "backoff_reset",
+    "significant",   "user",        "group",         "umask",         "rlimits",
+    "nice",          "no_new_privs", "ready",        "start_timeout", "watchdog"};
 
 // The keys a section of `kind` accepts.
 std::span<const std::string_view> keys_of(SectionKind kind);

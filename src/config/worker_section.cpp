@@ -238,6 +238,53 @@ std::optional<std::string> read_cwd(const toml::node& node, const std::string& b
   return absolute.lexically_normal().string();
 }
 
+// The highest descriptor accepted for `ready = { fd = N }`.
+constexpr int kMaxReadyFd = 255;
+
+// ready = "notify" | { fd = N }: sets spec.ready / spec.ready_fd.
+void read_ready(const toml::node& node, ChildSpec& spec, Diagnostics& diag) {
+  if (const auto* s = node.as_string()) {
+    if (s->get() == "notify") {
+      spec.ready = ReadyKind::notify;
+      return;
+    }
+    diag.error(pos_of(node),
+               "ready: expected \"notify\" or { fd = N }, found " + quote_value(s->get()));
+    return;
+  }
+  const auto* table = node.as_table();
+  if (table == nullptr) {
+    diag.error(pos_of(node),
+               "ready: expected \"notify\" or { fd = N }, found " + std::string(type_phrase(node)));
+    return;
+  }
+  bool has_fd = false;
+  bool other_key = false;
+  for (auto&& [key, value] : *table) {
+    if (key.str() != "fd") {
+      other_key = true;
+      diag.error(pos_of(key), "ready: expected only the key 'fd' in { fd = N }, found " +
+                                  quote_value(key.str()));
+      continue;
+    }
+    has_fd = true;
+    if (auto n = read_integer(value, "ready.fd", 3, kMaxReadyFd, diag)) {
+      spec.ready = ReadyKind::fd;
+      spec.ready_fd = static_cast<int>(*n);
+    }
+  }
+  if (!has_fd && !other_key) {
+    diag.error(pos_of(node), "ready: expected { fd = N } with a descriptor N from 3 to " +
+                                 std::to_string(kMaxReadyFd) + ", found no 'fd'");
+  }
+}
+
+// start_timeout = "infinity" (0: no limit) or a positive duration.
+std::optional<Duration> read_start_timeout(const toml::node& node, Diagnostics& diag) {
+  if (const auto* s = node.as_string(); s != nullptr && s->get() == "infinity") return Duration{0};
+  return read_duration(node, "start_timeout", true, diag);
+}
+
 }  // namespace
 
 WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, const toml::node& node,
@@ -256,6 +303,7 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
 
   bool has_command = false;
   RestartPolicyKeys policy;
+  std::optional<SourcePos> ready_pos;
   for (auto&& [key, value] : *table) {
     const std::string_view k = key.str();
     if (policy.read(k, value, draft.spec, diag)) continue;
@@ -305,6 +353,13 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
       if (auto i = read_choice(value, k, kNames, diag)) {
         (k == "stdout" ? draft.spec.stdout_target : draft.spec.stderr_target) = kValues[*i];
       }
+    } else if (k == "ready") {
+      read_ready(value, draft.spec, diag);
+      ready_pos = pos_of(value);
+    } else if (k == "start_timeout") {
+      if (auto d = read_start_timeout(value, diag)) draft.spec.start_timeout = *d;
+    } else if (k == "watchdog") {
+      if (auto d = read_duration(value, k, true, diag)) draft.spec.watchdog = *d;
     } else if (k == "cwd") {
       if (auto dir = read_cwd(value, ctx.base_dir, diag)) draft.spec.cwd = std::move(*dir);
     } else if (k == "user" || k == "group") {
@@ -325,6 +380,11 @@ WorkerDraft read_worker_section(const std::string& name, SourcePos name_pos, con
   }
   policy.check(draft.spec, diag);
   draft.significant_pos = policy.significant_pos();
+  if (ready_pos && draft.spec.ready == ReadyKind::fd && draft.spec.ready_fd == 3 &&
+      draft.spec.channel) {
+    diag.error(*ready_pos, "ready: fd 3 is the message channel of this worker (channel = true)",
+               "choose another descriptor, e.g. ready = { fd = 4 }");
+  }
   if (!has_command) {
     diag.error(pos_of(node), section + ": missing required key 'command'",
                "the program and its arguments, e.g. command = [\"sleep\", \"60\"]");

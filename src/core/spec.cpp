@@ -55,6 +55,18 @@ const char* to_string(OutputTarget t) {
   return "?";
 }
 
+const char* to_string(ReadyKind r) {
+  switch (r) {
+    case ReadyKind::none:
+      return "none";
+    case ReadyKind::notify:
+      return "notify";
+    case ReadyKind::fd:
+      return "fd";
+  }
+  return "?";
+}
+
 std::string to_string(const Shutdown& s) {
   switch (s.kind) {
     case Shutdown::Kind::timeout:

@@ -75,6 +75,7 @@ struct Supervisor::Deferred {
   ExitStatus status;
   Command command;
   TimerId timer = 0;  // delayed_restart: the timer that fired
+  std::string reason;  // exit: why it died when not just its status ("watchdog timeout")
 };
 
 Supervisor::Supervisor(SupervisorSpec spec)
@@ -170,7 +171,11 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
   Child* c = find_mutable(id);
   if (c == nullptr || c->state != ChildState::starting || !op_) return;
   const bool was_pause_stopped = c->stopped_by_pause;
-  c->state = ChildState::running;
+  // A child with readiness stays `starting`, and the operation waits, until it
+  // is ready — unless the supervisor is ending, which stops it at once.
+  const bool awaits_ready =
+      c->spec.ready != ReadyKind::none && !c->spec.is_supervisor && !op_->ends_supervisor();
+  c->state = awaits_ready ? ChildState::starting : ChildState::running;
   c->pid = pid;
   c->started_at = now;
   c->stopped_by_hand = false;
@@ -179,7 +184,7 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
   c->frozen = false;
   cancel_scheduled_restart(*c, "");  // started by someone else first (a group, `start`)
   by_pid_[pid] = c;
-  if (op_->waiting == id) op_->waiting.clear();
+  if (op_->waiting == id && !awaits_ready) op_->waiting.clear();
   if (op_->kind == Operation::Kind::manual_start || op_->kind == Operation::Kind::manual_restart) {
     op_->reply_pid = pid;
   }
@@ -211,21 +216,92 @@ void Supervisor::on_child_started(const std::string& id, int pid, TimePoint now)
       break;
   }
   record(std::move(r));
+  if (awaits_ready) {
+    arm_start_timer(*c);
+  } else {
+    arm_watchdog(*c);
+  }
   run(now);
 }
 
+bool Supervisor::on_child_ready(int pid, TimePoint now) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end() || it->second->state != ChildState::starting) return false;
+  Child& c = *it->second;
+  cancel_child_timers(c);
+  c.state = ChildState::running;
+  record({.event = "ready", .child = c.spec.id, .pid = pid});
+  arm_watchdog(c);
+  if (op_ && op_->waiting == c.spec.id) op_->waiting.clear();
+  run(now);
+  return true;
+}
+
+bool Supervisor::on_child_watchdog(int pid, TimePoint /*now*/) {
+  auto it = by_pid_.find(pid);
+  if (it == by_pid_.end()) return false;
+  Child& c = *it->second;
+  if (c.state != ChildState::running || !c.watchdog_timer) return false;
+  emit(ArmTimerAction{*c.watchdog_timer, c.spec.watchdog});  // re-arms the same timer
+  return true;
+}
+
+void Supervisor::arm_start_timer(Child& c) {
+  if (c.spec.start_timeout.count() <= 0) return;  // no limit
+  const TimerId t = new_timer();
+  child_timers_[t] = c.spec.id;
+  c.start_timer = t;
+  emit(ArmTimerAction{t, c.spec.start_timeout});
+}
+
+void Supervisor::arm_watchdog(Child& c) {
+  if (c.spec.watchdog.count() <= 0 || c.spec.is_supervisor) return;
+  const TimerId t = new_timer();
+  child_timers_[t] = c.spec.id;
+  c.watchdog_timer = t;
+  emit(ArmTimerAction{t, c.spec.watchdog});
+}
+
+void Supervisor::cancel_child_timers(Child& c) {
+  for (std::optional<TimerId>* t : {&c.start_timer, &c.watchdog_timer}) {
+    if (!*t) continue;
+    emit(CancelTimerAction{**t});
+    child_timers_.erase(**t);
+    t->reset();
+  }
+}
+
+// A readiness or watchdog deadline passed: SIGKILL; the exit then tells why.
+bool Supervisor::on_child_timer(TimerId timer) {
+  auto it = child_timers_.find(timer);
+  if (it == child_timers_.end()) return false;
+  Child* c = find_mutable(it->second);
+  child_timers_.erase(it);
+  if (c == nullptr || c->pid == 0) return true;
+  if (c->start_timer == timer && c->state == ChildState::starting) {
+    c->start_timer.reset();
+    c->start_timed_out = true;
+    emit(SignalAction{c->pid, kSigKill});
+  } else if (c->watchdog_timer == timer && c->state == ChildState::running) {
+    c->watchdog_timer.reset();
+    c->watchdog_expired = true;
+    emit(SignalAction{c->pid, kSigKill});
+  }
+  return true;
+}
+
 void Supervisor::on_child_start_failed(const std::string& id, const std::string& reason,
-                                       TimePoint now) {
+                                       TimePoint now, int pid) {
   Child* c = find_mutable(id);
-  if (c == nullptr || c->state != ChildState::starting || !op_) return;
+  if (c == nullptr || c->state != ChildState::starting) return;
   c->state = ChildState::down;
-  if (op_->waiting != id) {  // the operation that started it was pre-empted
-    record({.event = "start_failed", .child = id, .reason = reason});
+  if (!op_ || op_->waiting != id) {  // the operation that started it was pre-empted
+    record({.event = "start_failed", .child = id, .pid = pid, .reason = reason});
     run(now);
     return;
   }
   op_->waiting.clear();
-  record({.event = "start_failed", .child = id, .reason = reason});
+  record({.event = "start_failed", .child = id, .pid = pid, .reason = reason});
 
   Operation& op = *op_;
   switch (op.kind) {
@@ -271,10 +347,20 @@ bool Supervisor::on_child_exited(int pid, ExitStatus status, TimePoint now) {
     timers_.erase(*c.kill_timer);
     c.kill_timer.reset();
   }
+  cancel_child_timers(c);
   c.last_pid = c.pid;
   c.pid = 0;
   c.last_exit = status;
   c.frozen = false;
+  if (c.state == ChildState::starting) {
+    // Spawned but never ready: a failed start.
+    const std::string why = c.start_timed_out
+                                ? "not ready within " + format_duration(c.spec.start_timeout)
+                                : describe(status) + " before it was ready";
+    c.start_timed_out = false;
+    on_child_start_failed(c.spec.id, why, now, c.last_pid);
+    return true;
+  }
   if (c.state == ChildState::stopping) {
     c.state = ChildState::down;
     on_stopped(c, status);
@@ -315,10 +401,14 @@ void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint now) 
   if (now - c.started_at >= c.spec.backoff_reset) c.backoff_level = 0;
   const bool gave_up =
       c.spec.is_supervisor && !status.signaled && status.value == kSupervisorGaveUpExitCode;
+  const std::string why = c.watchdog_expired ? "watchdog timeout" : "";
+  c.watchdog_expired = false;
   record({.event = "exited",
           .child = id,
           .pid = c.last_pid,
-          .reason = gave_up ? "supervisor gave up (shutdown)" : describe(status),
+          .reason = gave_up       ? "supervisor gave up (shutdown)"
+                    : why.empty() ? describe(status)
+                                  : why,
           .status = status});
   bool absorbed = false;
   if (op_) {
@@ -355,10 +445,15 @@ void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint now) 
                        .child = id,
                        .pid = c.last_pid,
                        .status = status,
-                       .command = {}});
+                       .command = {},
+                       .reason = why});
 }
 
 void Supervisor::on_timer(TimerId timer, TimePoint now) {
+  if (on_child_timer(timer)) {
+    run(now);
+    return;
+  }
   auto it = timers_.find(timer);
   if (it == timers_.end()) return;
   TimerPurpose purpose = std::move(it->second);
@@ -452,6 +547,11 @@ void Supervisor::step_operation(TimePoint now) {
       op.waiting = id;
       return;
     }
+    if (c->state == ChildState::starting && c->pid != 0) {
+      send_stop(*c);  // spawned, not ready yet (readiness): stop it now
+      op.waiting = id;
+      return;
+    }
     if (c->state == ChildState::stopping || c->state == ChildState::starting) {
       op.waiting = id;  // a starting child is stopped once it has started
       return;
@@ -475,6 +575,7 @@ void Supervisor::step_operation(TimePoint now) {
 }
 
 void Supervisor::send_stop(Child& c) {
+  cancel_child_timers(c);
   c.state = ChildState::stopping;
   switch (c.spec.shutdown.kind) {
     case Shutdown::Kind::brutal_kill:
@@ -561,7 +662,7 @@ void Supervisor::handle_deferred(Deferred d, TimePoint now) {
         if (c->spec.significant) significant_child_exited(c->spec.id, describe(d.status));
         return;
       }
-      apply_restart_policy(*c, describe(d.status), now);
+      apply_restart_policy(*c, d.reason.empty() ? describe(d.status) : d.reason, now);
       return;
     }
     case Deferred::Kind::significant_exit:

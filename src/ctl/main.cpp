@@ -572,6 +572,20 @@ int freeze_command(const GlobalOptions& global, const std::string& cmd, const st
   return kExitOk;
 }
 
+// wait PATH ready|down: blocks until the daemon's mirror shows that state;
+// --timeout bounds it (the daemon answers `timeout`, exit status 1).
+int wait_command(const GlobalOptions& global, const std::string& path, const std::string& state) {
+  const Duration limit = global.timeout ? *global.timeout : Duration{0};
+  json message = {{"cmd", "wait"}, {"path", path}, {"state", state}, {"timeout_ms", limit.count()}};
+  // We wait longer than the daemon does, so its timeout error reaches us.
+  GlobalOptions waiting = global;
+  waiting.timeout = limit.count() > 0 ? limit + Duration{5000} : Duration{0};
+  json result;
+  if (int rc = request(waiting, message, std::nullopt, &result)) return rc;
+  std::cout << string_or(result, "path", path) << " is " << state << std::endl;
+  return kExitOk;
+}
+
 // An argument of call/cast: JSON where it parses as JSON, else the string.
 json message_argument(const std::string& text) {
   json value = json::parse(text, nullptr, false);
@@ -966,6 +980,20 @@ int run(int argc, char** argv) {
 
   add_command("shutdown", "Stop the whole tree, then otpsupd",
               [&] { return shutdown_command(global); });
+
+  std::string wait_state;
+  CLI::App* wait = add_command(
+      "wait",
+      "Block until a node is ready (running; a worker with `ready` once it said so) or down",
+      [&] { return wait_command(global, path, wait_state); });
+  add_path(wait, &path, node_path)->required();
+  wait->add_option("STATE", wait_state, "ready or down")
+      ->type_name("")
+      ->required()
+      ->check(CLI::IsMember({"ready", "down"}));
+  wait->footer(
+      "--timeout T bounds the wait (default: no limit); past it otpsupctl exits 1 with "
+      "the error code `timeout`.");
 
   // Messages to workers.
   std::string message_name;

@@ -86,6 +86,12 @@ void collect_rows(const json& node, int depth, std::vector<Row>* rows) {
       row.push_back({});
     }
     if (bool_member(node, "paused")) row.push_back("PAUSED");
+  } else if (std::string text = string_member(node, "status_text"); !text.empty()) {
+    // The worker's STATUS= (sd_notify), with control characters made harmless.
+    for (char& ch : text) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+    }
+    row.push_back("\"" + text + "\"");
   }
   rows->push_back(std::move(row));
 

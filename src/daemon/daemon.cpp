@@ -32,10 +32,15 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   server_ = std::make_unique<ControlServer>(
       &loop_, [this](ClientId c, const nlohmann::json& r) { on_request(c, r); },
       [this](ClientId c) { on_disconnect(c); });
+  waiters_ = std::make_unique<StateWaiters>(
+      &loop_, [this](ClientId c, nlohmann::json m) { server_->send(c, m); });
   SupervisorNode::Output out;
   out.record = [this](nlohmann::ordered_json r) { on_record(std::move(r)); };
   out.reply = [this](CommandToken t, nlohmann::json r) { on_reply(t, r); };
-  out.state = [this](nlohmann::json s) { mirror_.apply_state(s); };
+  out.state = [this](nlohmann::json s) {
+    mirror_.apply_state(s);
+    waiters_->check(mirror_);
+  };
   out.booted = [this] { on_booted(); };
   out.exited = [this](const ExitAction& e) { finish(e); };
   out.orphan_reaped = [this](int pid, const std::string& reason) { on_orphan(pid, reason); };
@@ -60,6 +65,7 @@ Daemon::~Daemon() {
   // after a normal run).
   server_->close();
   root_->close();
+  waiters_->close();
   uv_run(&loop_, UV_RUN_DEFAULT);
   root_.reset();
   server_.reset();
@@ -193,6 +199,7 @@ void Daemon::on_record(nlohmann::ordered_json fields) {
   for (nlohmann::ordered_json& extra : mirror_.apply(plain, Clock::now())) {
     on_record(std::move(extra));
   }
+  waiters_->check(mirror_);
 }
 
 // A process of the tree whose supervisor died before it (kill -9 of a node):
@@ -341,6 +348,8 @@ void Daemon::finish(const ExitAction& e) {
   followers_.clear();
   for (const TraceFollower& f : trace_followers_) server_->close_after_flush(f.client);
   trace_followers_.clear();
+  waiters_->check(mirror_);  // `wait ... down` of what just stopped
+  waiters_->close();
   server_->close();
   root_->close();
   uv_close(as_handle(&sigterm_), nullptr);

@@ -23,6 +23,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/control_server.h"
+#include "daemon/state_waiters.h"
 #include "daemon/supervisor_node.h"
 #include "os/pid_view.h"
 #include "os/service_notify.h"
@@ -128,6 +129,8 @@ class Daemon {
   void handle_log(ClientId client, const nlohmann::json& req);
   void handle_stats(ClientId client, const nlohmann::json& req);
   void handle_shutdown(ClientId client, const nlohmann::json& req);
+  // `wait PATH ready|down [timeout_ms]`: answered when the mirror shows it.
+  void handle_wait(ClientId client, const nlohmann::json& req);
   // Live reload (SIGHUP: client 0, errors to stderr).
   void handle_reload(ClientId client, const nlohmann::json& req);
   // Sandboxes (sandboxes.cpp): copies of a configured subtree added under a
@@ -155,6 +158,7 @@ class Daemon {
   std::unique_ptr<ControlServer> server_;
   std::unique_ptr<SupervisorNode> root_;
   TreeMirror mirror_;
+  std::unique_ptr<StateWaiters> waiters_;
 
   std::unordered_map<CommandToken, PendingReply> pending_;
   CommandToken next_token_ = 0;

@@ -81,6 +81,8 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
     handle_stats(client, req);
   } else if (cmd == "shutdown") {
     handle_shutdown(client, req);
+  } else if (cmd == "wait") {
+    handle_wait(client, req);
   } else if (cmd == "start" || cmd == "stop" || cmd == "restart" || cmd == "remove" ||
              cmd == "kill" || cmd == "pause" || cmd == "resume" || cmd == "add" ||
              cmd == "reload" || cmd == "freeze" || cmd == "thaw") {
@@ -117,12 +119,31 @@ void Daemon::on_disconnect(ClientId client) {
                   {"child", path.substr(slash + 1)},
                   {"token", CommandToken{0}}});
   }
+  waiters_->drop(client);
 }
 
 void Daemon::on_trace(const std::string& path, const nlohmann::json& entry) {
   for (const TraceFollower& f : trace_followers_) {
     if (f.path == path) server_->send(f.client, {{"id", f.request_id}, {"stream", entry}});
   }
+}
+
+void Daemon::handle_wait(ClientId client, const nlohmann::json& req) {
+  const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
+  auto path = resolve(client, req);
+  if (!path) return;
+  const auto target = StateWaiters::parse_target(req.value("state", ""));
+  if (!target) {
+    server_->send_error(client, id, protocol::kBadRequest,
+                        "wait: expected state \"ready\" or \"down\"");
+    return;
+  }
+  const nlohmann::json timeout = req.value("timeout_ms", nlohmann::json(0));
+  if (!timeout.is_number_integer() || timeout.get<std::int64_t>() < 0) {
+    server_->send_error(client, id, protocol::kBadRequest, "timeout_ms must be >= 0");
+    return;
+  }
+  waiters_->add(client, id, *path, *target, Duration{timeout.get<std::int64_t>()}, mirror_);
 }
 
 void Daemon::handle_shutdown(ClientId client, const nlohmann::json& req) {

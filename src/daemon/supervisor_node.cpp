@@ -76,6 +76,21 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
   core_->set_jitter_source([rng = std::mt19937(std::random_device{}())]() mutable {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   });
+  ReadinessWatch::Events events;
+  events.child_of = [this](int sender) { return child_of_sender(sender); };
+  events.ready = [this](int pid) {
+    if (core_->on_child_ready(pid, Clock::now())) pump();
+  };
+  events.watchdog = [this](int pid) {
+    if (core_->on_child_watchdog(pid, Clock::now())) pump();
+  };
+  events.status = [this](int pid, const std::string& text) {
+    if (const Child* c = core_->find_by_pid(pid)) {
+      status_texts_[c->spec.id] = text;
+      publish_state();
+    }
+  };
+  readiness_ = std::make_unique<ReadinessWatch>(loop_, std::move(events));
 }
 
 SupervisorNode::~SupervisorNode() = default;
@@ -101,6 +116,7 @@ void SupervisorNode::shutdown() {
 void SupervisorNode::close() {
   if (channels_) channels_->close();
   if (outputs_) outputs_->close();
+  if (readiness_) readiness_->close();
   for (auto& [id, link] : nodes_) {
     if (link.uplink) link.uplink->close();
   }
@@ -163,6 +179,7 @@ void SupervisorNode::on_child_exited(int pid, ExitStatus status) {
     return;
   }
   outputs_->exited(pid);
+  readiness_->exited(pid);
   if (const Child* c = core_->find_by_pid(pid); c != nullptr && c->spec.channel) {
     channels_->exited(c->spec.id, describe(status));
   }
@@ -245,9 +262,16 @@ void SupervisorNode::execute(Action& action) {
       if (const Child* c = core_->find(r->child); c != nullptr) {
         if (c->spec.is_supervisor) fields["kind"] = "supervisor";
         if (r->event == "added") fields["restart"] = to_string(c->spec.restart);
+        if ((r->event == "started" || r->event == "restarted" || r->event == "manual_restart") &&
+            c->state == ChildState::starting && c->pid != 0) {
+          fields["awaiting"] = "ready";  // `starting` until its "ready" record
+        }
       }
     }
-    if (r->event == "removed" && !r->child.empty()) channels_->forget(r->child);
+    if (r->event == "removed" && !r->child.empty()) {
+      channels_->forget(r->child);
+      status_texts_.erase(r->child);
+    }
     if (out_.record) out_.record(std::move(fields));
   } else if (auto* reply = std::get_if<ReplyAction>(&action)) {
     nlohmann::json result = nlohmann::json::object();
@@ -297,17 +321,73 @@ void SupervisorNode::start_worker(const Child& child) {
     spec = &with_channel;
     io.fd3 = channel_end.get();
   }
+  ChildSpec with_readiness;
+  UniqueFd ready_end;
+  if (child.spec.ready != ReadyKind::none || child.spec.watchdog.count() > 0) {
+    with_readiness = *spec;
+    if (Status r = prepare_readiness(child.spec, &with_readiness, &io, &ready_end); !r.ok()) {
+      outputs_->abandoned();
+      if (child.spec.channel) channels_->abandoned(id);
+      return fail(r.message());
+    }
+    spec = &with_readiness;
+  }
+  status_texts_.erase(id);
   int pid = 0;
   Status s = spawn_worker(*spec, child_path, &pid, io);
   channel_end.reset();
+  ready_end.reset();
   if (!s.ok()) {
     outputs_->abandoned();
     if (child.spec.channel) channels_->abandoned(id);
+    readiness_->abandoned();
     return fail(s.message());
   }
   outputs_->started(pid);
   if (child.spec.channel) channels_->attached(id);
+  if (child.spec.ready == ReadyKind::fd) readiness_->attached(pid);
   core_->on_child_started(id, pid, Clock::now());
+}
+
+// The environment and descriptors of a worker with readiness or a watchdog:
+// NOTIFY_SOCKET (notify, or a watchdog: WATCHDOG=1 comes the same way),
+// WATCHDOG_USEC, the ready pipe at fd N. (WATCHDOG_PID is not set: the pid is
+// unknown before fork, and the variable is optional in sd_watchdog_enabled.)
+Status SupervisorNode::prepare_readiness(const ChildSpec& spec, ChildSpec* env_spec, ChildIo* io,
+                                         UniqueFd* ready_end) {
+  if (spec.ready == ReadyKind::notify || spec.watchdog.count() > 0) {
+    std::string address;
+    if (Status s = readiness_->notify_address(&address); !s.ok()) return s;
+    env_spec->env["NOTIFY_SOCKET"] = address;
+  }
+  if (spec.watchdog.count() > 0) {
+    env_spec->env["WATCHDOG_USEC"] = std::to_string(spec.watchdog.count() * 1000);
+  }
+  if (spec.ready == ReadyKind::fd) {
+    if (spec.ready_fd < 3 || (spec.ready_fd == 3 && io->fd3 >= 0)) {
+      return Status::error("ready fd " + std::to_string(spec.ready_fd) + " is not available");
+    }
+    if (Status s = readiness_->prepare_fd(ready_end); !s.ok()) return s;
+    io->ready_fd = ready_end->get();
+    io->ready_fd_number = spec.ready_fd;
+  }
+  return Status::ok_status();
+}
+
+// A notify sender counts when it is one of our children or runs below one:
+// in its session (every child leads its own), or, having left it, with one
+// of them among its ancestors.
+int SupervisorNode::child_of_sender(int sender) const {
+  constexpr int kMaxDepth = 64;
+  int pid = sender;
+  for (int depth = 0; depth < kMaxDepth && pid > 1; ++depth) {
+    if (core_->find_by_pid(pid) != nullptr) return pid;
+    int session = 0, ppid = 0;
+    if (!read_session_and_parent(pid, &session, &ppid)) return 0;
+    if (session > 1 && core_->find_by_pid(session) != nullptr) return session;
+    pid = ppid;
+  }
+  return 0;
 }
 
 // A sub-supervisor: `otpsupd --node` with the uplink at fd 3. It counts as
@@ -528,6 +608,7 @@ void SupervisorNode::publish_state() {
         std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count());
   }
   nlohmann::json state{{"path", path_}, {"paused", core_->paused()}, {"restart_times_ns", times}};
+  if (!status_texts_.empty()) state["child_status"] = status_texts_;
   if (state == last_state_) return;
   last_state_ = state;
   out_.state(std::move(state));

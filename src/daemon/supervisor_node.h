@@ -6,10 +6,13 @@
 // socketpair uplink (fd 3 in the node), kill(-pgid) of process groups, one
 // timer for every core deadline. It reaps with waitpid(-1, WNOHANG) on
 // SIGCHLD; orphans of its tree re-parented to it (it is a subreaper) are
-// killed after each SIGCHLD and when it exits. A sub-supervisor counts as started when its node
-// reports that its own boot completed (OTP: a supervisor's start returns after its init). Before a
-// node's exit is handed to the core, every message the node wrote is read, so its records (its
-// children's stops, its give-up) come first.
+// killed after each SIGCHLD and when it exits. A sub-supervisor counts as started when its node reports that its
+// own boot completed (OTP: a supervisor's start returns after its init).
+// A worker with `ready` is started when it says so (ReadinessWatch: its
+// READY=1 on this process's notify socket, or a newline on its ready fd);
+// its WATCHDOG=1 pings and STATUS= text arrive the same way.
+// Before a node's exit is handed to the core, every message the node wrote
+// is read, so its records (its children's stops, its give-up) come first.
 //
 // Everything the node produces for the outside world — history records,
 // command replies, supervisor state for the root's mirror — goes to Output;
@@ -34,6 +37,7 @@
 
 #include "daemon/child_outputs.h"
 #include "daemon/line_channel.h"
+#include "daemon/readiness_watch.h"
 #include "daemon/worker_channels.h"
 #include "otpsup/supervisor.h"
 
@@ -49,7 +53,8 @@ class SupervisorNode {
     // The reply to a routed command: {"ok":true,"result":{...}} or
     // {"ok":false,"error":{"code":...,"message":...}}.
     std::function<void(CommandToken, nlohmann::json)> reply;
-    // Supervisor state for the root's mirror: {"path","paused","restart_times_ns":[...]}.
+    // Supervisor state for the root's mirror: {"path","paused","restart_times_ns":[...],
+    // "child_status":{"id":"STATUS= text",...}}.
     std::function<void(nlohmann::json)> state;
     std::function<void()> booted;
     std::function<void(const ExitAction&)> exited;
@@ -108,6 +113,10 @@ class SupervisorNode {
   void cancel_timer(TimerId id);
   void rearm_uv_timer();
   void publish_state();
+  // Readiness: the child (our pid) a notify sender belongs to, or 0.
+  int child_of_sender(int sender) const;
+  Status prepare_readiness(const ChildSpec& spec, ChildSpec* env_spec, ChildIo* io,
+                           UniqueFd* ready_end);
   void reply_error(CommandToken token, const std::string& code, const std::string& message);
   // call, cast, trace, untrace: messages to a worker, handled here, not by
   // the core. `trace` with "follow": true also streams new entries (Output
@@ -123,6 +132,8 @@ class SupervisorNode {
   std::unique_ptr<Supervisor> core_;
   std::unique_ptr<WorkerChannels> channels_;
   std::unique_ptr<ChildOutputs> outputs_;
+  std::unique_ptr<ReadinessWatch> readiness_;
+  std::map<std::string, std::string> status_texts_;  // STATUS= of workers, by id
   uv_signal_t sigchld_{};
   uv_timer_t timer_{};
   bool handles_open_ = false;

@@ -118,7 +118,7 @@ bool parse_proc_stat(std::string_view line, ProcStat* out) {
   if (fields.size() < 20) return false;
   if (fields[0].size() != 1) return false;
   out->state = fields[0][0];
-  return parse_number(fields[4 - 3], &out->ppid) &&
+  return parse_number(fields[4 - 3], &out->ppid) && parse_number(fields[6 - 3], &out->session) &&
          parse_number(fields[14 - 3], &out->utime_ticks) &&
          parse_number(fields[15 - 3], &out->stime_ticks) &&
          parse_number(fields[20 - 3], &out->num_threads) &&

@@ -40,6 +40,7 @@ struct ProcStat {
   std::string comm;  // between the first '(' and the LAST ')': may hold spaces and ')'
   char state = '?';
   int ppid = 0;
+  int session = 0;  // field 6: the session id (a supervised child's pid, see spawn)
   std::uint64_t utime_ticks = 0;
   std::uint64_t stime_ticks = 0;
   long num_threads = 0;

@@ -43,6 +43,7 @@ enum class Stage : int {
   setgid,
   setuid,
   no_new_privs
+  ready_fd
 };
 
 struct ChildFailure {
@@ -81,6 +82,8 @@ const char* stage_name(Stage s) {
       return "setuid";
     case Stage::no_new_privs:
       return "prctl(PR_SET_NO_NEW_PRIVS)";
+    case Stage::ready_fd:
+      return "pass the ready fd";
   }
   return "start";
 }
@@ -99,6 +102,8 @@ struct ChildPlan {
   int uplink_fd = -1;
   int out_fd = -1;
   int err_fd = -1;
+  int ready_fd = -1;      // becomes fd ready_number (>= first closed fd) when >= 0
+  int ready_number = -1;
   int death_signal = SIGKILL;
   int umask = -1;  // -1: inherited
   struct Limit {
@@ -193,6 +198,10 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
     fail_in_child(error_fd, Stage::uplink, errno);
   }
   const unsigned first_closed = p.uplink_fd >= 0 ? 4U : 3U;
+  // Every descriptor used here is above ready_number (see spawn_worker).
+  if (p.ready_fd >= 0 && ::dup2(p.ready_fd, p.ready_number) < 0) {
+    fail_in_child(error_fd, Stage::ready_fd, errno);
+  }
   if (p.cwd != nullptr && ::chdir(p.cwd) < 0) fail_in_child(error_fd, Stage::chdir, errno);
   if (p.umask >= 0) ::umask(static_cast<mode_t>(p.umask));
   for (std::size_t i = 0; i < p.limits.size(); ++i) {
@@ -218,11 +227,21 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
   }
   if (::getppid() != p.supervisor_pid) fail_in_child(error_fd, Stage::parent_died, 0);
   // Nothing of the daemon's beyond 0, 1, 2 (and 3 when given) may reach the
-  // program.
-  if (::syscall(SYS_close_range, first_closed, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */) < 0) {
+  // program; the ready fd (a number >= first_closed) is the one exception.
+  constexpr unsigned kCloexec = 4U;  // CLOSE_RANGE_CLOEXEC
+  bool marked;
+  if (p.ready_fd >= 0) {
+    const auto keep = static_cast<unsigned>(p.ready_number);
+    marked = (keep == first_closed ||
+              ::syscall(SYS_close_range, first_closed, keep - 1, kCloexec) == 0) &&
+             ::syscall(SYS_close_range, keep + 1, ~0U, kCloexec) == 0;
+  } else {
+    marked = ::syscall(SYS_close_range, first_closed, ~0U, kCloexec) == 0;
+  }
+  if (!marked) {
     // Kernels before 5.11: close them one by one (all but the error pipe).
     for (int fd = static_cast<int>(first_closed); fd < p.fd_limit; ++fd) {
-      if (fd != error_fd) ::close(fd);
+      if (fd != error_fd && (p.ready_fd < 0 || fd != p.ready_number)) ::close(fd);
     }
   }
   ::execve(p.executable, p.argv, p.envp);
@@ -232,10 +251,11 @@ CStringArray build_environment(const ChildSpec& spec, const std::string& child_p
 }  // namespace
 
 namespace {
-// A close-on-exec copy of `fd` numbered 10 or more, so that dup2 onto 0 and 3
-// in the child can never overwrite a descriptor it still needs.
-UniqueFd above_ten(int fd) {
-  return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 10));
+// A close-on-exec copy of `fd` numbered `floor` (10, or above the ready fd's
+// number) or more, so that dup2 onto 0, 3 and the ready fd in the child can
+// never overwrite a descriptor it still needs.
+UniqueFd copy_at_least(int fd, int floor) {
+  return UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, floor));
 }
 }  // namespace
 
@@ -306,6 +326,8 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
     plan.groups = identity.groups;
   }
   plan.no_new_privs = spec.no_new_privs;
+  const int floor = std::max(10, io.ready_fd >= 0 ? io.ready_fd_number + 1 : 0);
+  auto above_ten = [floor](int fd) { return copy_at_least(fd, floor); };
 
   UniqueFd dev_null_low(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (!dev_null_low) return Status::from_errno("open", "/dev/null", errno);
@@ -320,8 +342,9 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   // stdout/stderr: a copy >= 10 of the given fd (or -1: untouched / /dev/null).
   UniqueFd out = io.out >= 0 ? above_ten(io.out) : UniqueFd();
   UniqueFd err = io.err >= 0 ? above_ten(io.err) : UniqueFd();
+  UniqueFd ready = io.ready_fd >= 0 ? above_ten(io.ready_fd) : UniqueFd();
   if (!dev_null || !error_write || (io.fd3 >= 0 && !uplink) || (io.out >= 0 && !out) ||
-      (io.err >= 0 && !err)) {
+      (io.err >= 0 && !err) || (io.ready_fd >= 0 && !ready)) {
     return Status::from_errno("fcntl(F_DUPFD_CLOEXEC)", "", errno);
   }
   auto child_output = [&](int given, const UniqueFd& copy) {
@@ -332,6 +355,8 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   plan.uplink_fd = uplink ? uplink.get() : -1;
   plan.out_fd = child_output(io.out, out);
   plan.err_fd = child_output(io.err, err);
+  plan.ready_fd = ready ? ready.get() : -1;
+  plan.ready_number = io.ready_fd_number;
 
   sigset_t all, old;
   ::sigfillset(&all);

@@ -40,6 +40,11 @@ struct ChildIo {
   // The child's PR_SET_PDEATHSIG: SIGKILL for workers; node processes get a
   // signal they catch, to take their own children down before they exit.
   int death_signal = SIGKILL;
+  // >= 0: becomes fd `ready_fd_number` (>= 3, not 3 when fd3 is used) of the
+  // child and stays open across execve: the write end of its ready pipe
+  // (ready = { fd = N }). REQUIRES: ready_fd_number < 256.
+  int ready_fd = -1;
+  int ready_fd_number = -1;
 };
 
 // Starts `spec` (a worker, or a node process with the node's command). The

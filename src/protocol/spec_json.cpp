@@ -56,6 +56,13 @@ OutputTarget output_target_from_string(const std::string& s) {
   throw std::invalid_argument("bad output target '" + s + "'");
 }
 
+ReadyKind ready_kind_from_string(const std::string& s) {
+  for (ReadyKind v : {ReadyKind::none, ReadyKind::notify, ReadyKind::fd}) {
+    if (s == to_string(v)) return v;
+  }
+  throw std::invalid_argument("bad ready '" + s + "'");
+}
+
 }  // namespace
 
 nlohmann::json to_json(const ChildSpec& c) {
@@ -88,6 +95,12 @@ nlohmann::json to_json(const ChildSpec& c) {
   }
   if (c.nice) j["nice"] = *c.nice;
   if (c.no_new_privs) j["no_new_privs"] = true;
+  if (c.ready != ReadyKind::none) {
+    j["ready"] = to_string(c.ready);
+    if (c.ready == ReadyKind::fd) j["ready_fd"] = c.ready_fd;
+  }
+  j["start_timeout_ms"] = c.start_timeout.count();
+  if (c.watchdog.count() > 0) j["watchdog_ms"] = c.watchdog.count();
   return j;
 }
 
@@ -123,6 +136,10 @@ ChildSpec child_spec_from_json(const nlohmann::json& j) {
   }
   if (j.contains("nice")) c.nice = j["nice"].get<int>();
   c.no_new_privs = j.value("no_new_privs", false);
+  c.ready = ready_kind_from_string(j.value("ready", "none"));
+  c.ready_fd = j.value("ready_fd", 0);
+  c.start_timeout = Duration{j.value("start_timeout_ms", c.start_timeout.count())};
+  c.watchdog = Duration{j.value("watchdog_ms", std::int64_t{0})};
   return c;
 }
 

@@ -43,6 +43,9 @@ std::string child_difference(const ChildSpec& a, const ChildSpec& b) {
       a.backoff_reset != b.backoff_reset)
     add("restart_delay");
   if (a.significant != b.significant) add("significant");
+  if (a.ready != b.ready || a.ready_fd != b.ready_fd) add("ready");
+  if (a.start_timeout != b.start_timeout) add("start_timeout");
+  if (a.watchdog != b.watchdog) add("watchdog");
   if (a.executable != b.executable && a.command == b.command) add("executable");
   if (a.is_supervisor != b.is_supervisor) add("kind");
   return d;

@@ -237,11 +237,15 @@ std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::json& reco
   if (event == "started" || event == "restarted" || event == "manual_restart") {
     const int pid = record.value("new_pid", record.value("pid", 0));
     n.pid = pid;
-    n.state = "running";
+    n.state = record.value("awaiting", "") == "ready" ? "starting" : "running";
     n.frozen = false;
     n.started_at = now;
     if (event == "restarted") n.restarts++;
     if (pid != 0) pids_[pid] = path;
+    return extra;
+  }
+  if (event == "ready") {
+    if (n.state == "starting") n.state = "running";
     return extra;
   }
   if (event == "exited" || event == "stopped" || event == "start_failed") {
@@ -271,6 +275,12 @@ void TreeMirror::apply_state(const nlohmann::json& state) {
   auto it = nodes_.find(state.value("path", ""));
   if (it == nodes_.end()) return;
   it->second.paused = state.value("paused", false);
+  const nlohmann::json texts = state.value("child_status", nlohmann::json::object());
+  for (const std::string& child : it->second.children) {
+    if (auto c = nodes_.find(it->first + "/" + child); c != nodes_.end() && !c->second.supervisor) {
+      c->second.status_text = texts.value(child, "");
+    }
+  }
   it->second.restart_times.clear();
   for (const auto& ns : state.value("restart_times_ns", nlohmann::json::array())) {
     it->second.restart_times.push_back(TimePoint(std::chrono::duration_cast<Clock::duration>(
@@ -290,6 +300,7 @@ nlohmann::json TreeMirror::status(const std::string& path, TimePoint now) const 
                    {"restarts", n->restarts},
                    {"restart", n->restart}};
   if (!n->last_exit.empty()) j["last_exit"] = n->last_exit;
+  if (!n->status_text.empty()) j["status_text"] = n->status_text;
   if (n->added) j["added"] = true;
   if (n->frozen) j["frozen"] = true;
   if (n->state == "restarting") j["restart_in_ms"] = std::max(0LL, ms_between(now, n->restart_at));

@@ -1,12 +1,15 @@
 // otpsup::worker::Server (see otpsup/worker.h for the protocol and contracts).
 #include "otpsup/worker.h"
 
+#include "otpsup/sd_notify.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <charconv>
@@ -151,6 +154,10 @@ Server::Server(std::string name, UniqueFd channel) : name_(std::move(name)) {
 
 Server::Server(std::string name) : Server(std::move(name), UniqueFd{}) {
   handle_signals_ = true;
+  // Under a supervisor's watchdog: WATCHDOG=1 every half period.
+  if (auto every = watchdog_interval()) {
+    on_tick(std::max(*every / 2, Duration{1}), [] { sd_notify("WATCHDOG=1"); });
+  }
   const char* text = std::getenv("OTPSUP_CHANNEL_FD");
   if (text == nullptr) return;
   const std::string_view view(text);
@@ -226,6 +233,7 @@ int Server::run() {
     timer.done = false;
   }
   if (ready_) ready_();
+  sd_notify("READY=1");  // ready = "notify": the next sibling may start
 
   while (!stopping()) {
     fire_due_timers();

@@ -176,6 +176,13 @@ TEST_CASE("the example files in etc/examples are valid") {
   CHECK(pair.config->root().strategy == Strategy::one_for_all);
   CHECK(pair.config->root().children[0].stop_signal == 2);
   CHECK(pair.config->root().children[1].shutdown.kind == Shutdown::Kind::brutal_kill);
+
+  ConfigLoad readiness = load_config_file(kExamplesDir + "/readiness.toml", bin.context());
+  INFO(all_errors(readiness));
+  REQUIRE(readiness.ok());
+  CHECK(ids(readiness.config->root()) == std::vector<std::string>{"counter1", "printer1"});
+  CHECK(readiness.config->root().children[0].ready == ReadyKind::notify);
+  CHECK(readiness.config->root().children[0].watchdog == Duration{5000});
 }
 
 TEST_CASE("omitted keys take the OTP defaults") {
@@ -837,6 +844,71 @@ command = ["/bin/sh"]
 stop_signal = 0
 )");
   CHECK(number.message == "stop_signal: expected a signal number from 1 to 64, found 0");
+}
+
+TEST_CASE("readiness keys: ready, start_timeout, watchdog") {
+  ConfigLoad result = load(R"([supervisor.root]
+children = ["a", "b", "c"]
+[worker.a]
+command = ["/bin/sh"]
+ready = "notify"
+watchdog = "2s"
+[worker.b]
+command = ["/bin/sh"]
+ready = { fd = 4 }
+start_timeout = "infinity"
+[worker.c]
+command = ["/bin/sh"]
+start_timeout = "3s"
+)");
+  INFO(all_errors(result));
+  REQUIRE(result.ok());
+  const auto& children = result.config->root().children;
+  CHECK(children[0].ready == ReadyKind::notify);
+  CHECK(children[0].watchdog == Duration{2000});
+  CHECK(children[0].start_timeout == Duration{60000});  // the default
+  CHECK(children[1].ready == ReadyKind::fd);
+  CHECK(children[1].ready_fd == 4);
+  CHECK(children[1].start_timeout == Duration{0});  // infinity
+  CHECK(children[2].ready == ReadyKind::none);
+  CHECK(children[2].start_timeout == Duration{3000});
+}
+
+TEST_CASE("readiness value errors: ready, its fd, watchdog") {
+  ConfigLoad result = load(R"([supervisor.root]
+children = ["w", "x"]
+[worker.w]
+command = ["/bin/sh"]
+ready = "yes"
+watchdog = "0s"
+[worker.x]
+command = ["/bin/sh"]
+channel = true
+ready = { fd = 3 }
+)");
+  INFO(all_errors(result));
+  REQUIRE(result.errors.size() == 3);
+  CHECK_AT(result.errors[0], 5, 9);
+  CHECK(result.errors[0].message == "ready: expected \"notify\" or { fd = N }, found \"yes\"");
+  CHECK_AT(result.errors[1], 6, 12);
+  CHECK_AT(result.errors[2], 10, 9);
+  CHECK(result.errors[2].message ==
+        "ready: fd 3 is the message channel of this worker (channel = true)");
+
+  ConfigError low = only_error(R"([supervisor.root]
+children = ["w"]
+[worker.w]
+command = ["/bin/sh"]
+ready = { fd = 2 }
+)");
+  CHECK(low.message == "ready.fd: expected an integer from 3 to 255, found 2");
+  ConfigError key = only_error(R"([supervisor.root]
+children = ["w"]
+[worker.w]
+command = ["/bin/sh"]
+ready = { file = 4 }
+)");
+  CHECK(key.message.find("ready: expected only the key 'fd'") == 0);
 }
 
 TEST_CASE("[daemon] value errors: paths, sizes, history_keep") {

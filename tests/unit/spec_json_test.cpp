@@ -43,6 +43,19 @@ TEST_CASE("SpecsRoundTripThroughJson") {
   CHECK(lib.at("outer").children.size() == 2);
 }
 
+TEST_CASE("ReadinessFieldsRoundTripThroughJson") {
+  ChildSpec w;
+  w.id = "a";
+  w.command = {"/bin/true"};
+  for (ReadyKind kind : {ReadyKind::none, ReadyKind::notify, ReadyKind::fd}) {
+    w.ready = kind;
+    w.ready_fd = kind == ReadyKind::fd ? 5 : 0;
+    w.start_timeout = Duration{kind == ReadyKind::notify ? 0 : 1500};
+    w.watchdog = Duration{kind == ReadyKind::none ? 0 : 700};
+    CHECK(child_spec_from_json(to_json(w)) == w);
+  }
+}
+
 TEST_CASE("UnknownStrategyIsRejected") {
   CHECK_THROWS_AS(strategy_from_string("one_for_some"), std::invalid_argument);
 }
