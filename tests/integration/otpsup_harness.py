@@ -148,8 +148,12 @@ class Daemon:
             if notify in r:
                 msg = notify.recv(4096).decode()
                 assert "READY=1" in msg, msg
-                for node in self.status_json()["children"]:
-                    self.seen_pids.add(node["pid"])
+                try:
+                    for node in self.status_json()["children"]:
+                        self.seen_pids.add(node["pid"])
+                except (OSError, AssertionError, KeyError, ValueError,
+                        subprocess.CalledProcessError):
+                    pass  # e.g. a crash loop that already ended the daemon
                 return True
             if pidfd in r:
                 self.proc.wait()

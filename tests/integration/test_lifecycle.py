@@ -96,16 +96,14 @@ class Lifecycle(DaemonTestCase):
         self.assertIn("already listening", p.stderr)
 
     def test_children_get_no_daemon_file_descriptors(self):
-        lister = ["sh", "-c", "ls /proc/self/fd > fds.txt; exec sleep 1000"]
-        d = self.daemon(flat_config(workers=[("l", lister, "")]), start=False)
-        text = open(d.config_path).read() + f'cwd = "{d.dir}"\n'
-        open(d.config_path, "w").write(text)
-        d.start()
-        # The worker wrote its fd list before exec'ing sleep; wait for the file.
-        h = d.follow(backlog=True)
-        h.wait_for("started", "l")
-        d.ctl("stop", "l")  # the reply comes once it is down: the file is complete
-        fds = sorted(int(x) for x in open(os.path.join(d.dir, "fds.txt")).read().split())
+        from test_output_logs import LiveOutput
+        lister = ["sh", "-c", "ls /proc/self/fd; echo END; exec sleep 1000"]
+        d = self.daemon(flat_config(workers=[("l", lister, "")]))
+        # What it printed reaches its log; wait for the whole list.
+        live = LiveOutput(self, d, "log", "l", "-n", "100", "-f")
+        lines = live.wait_for(lambda l: l.endswith(" out END"))
+        self.assertEqual(live.interrupt(), 0)
+        fds = sorted(int(l.split()[2]) for l in lines if l.split()[2].isdigit())
         # 0, 1, 2 and the fd ls itself opened for /proc/self/fd.
         self.assertEqual(fds[:3], [0, 1, 2])
         self.assertLessEqual(len(fds), 4, fds)
