@@ -42,7 +42,7 @@ enum class Stage : int {
   setgroups,
   setgid,
   setuid,
-  no_new_privs
+  no_new_privs,
   ready_fd
 };
 
