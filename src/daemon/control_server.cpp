@@ -221,6 +221,8 @@ void ControlServer::close_after_flush(ClientId client) {
       uv_shutdown(req.get(), reinterpret_cast<uv_stream_t*>(&c.pipe), [](uv_shutdown_t* r, int) {
         std::unique_ptr<uv_shutdown_t> done(r);
         auto* cl = static_cast<Client*>(r->data);
+        // Cancelled because close() gave up waiting: already being closed.
+        if (uv_is_closing(reinterpret_cast<uv_handle_t*>(&cl->pipe))) return;
         cl->closing = false;
         cl->server->drop(*cl);
       });
@@ -237,11 +239,27 @@ void ControlServer::drop(Client& c) {
   if (c.closing) return;
   c.closing = true;
   const ClientId id = c.id;
+  close_handle(c);
+  if (on_disconnect_) on_disconnect_(id);
+}
+
+// The Client is destroyed in the close callback; the last one also ends the
+// linger timer, so a closed server leaves no handle behind.
+void ControlServer::close_handle(Client& c) {
   uv_close(reinterpret_cast<uv_handle_t*>(&c.pipe), [](uv_handle_t* h) {
     auto* cl = static_cast<Client*>(h->data);
-    cl->server->clients_.erase(cl->id);
+    ControlServer* server = cl->server;
+    server->clients_.erase(cl->id);
+    if (server->clients_.empty()) server->stop_linger();
   });
-  if (on_disconnect_) on_disconnect_(id);
+}
+
+void ControlServer::stop_linger() {
+  if (!linger_) return;
+  uv_timer_t* t = linger_.release();
+  uv_close(reinterpret_cast<uv_handle_t*>(t), [](uv_handle_t* h) {
+    std::unique_ptr<uv_timer_t> done(reinterpret_cast<uv_timer_t*>(h));
+  });
 }
 
 void ControlServer::close() {
@@ -254,6 +272,25 @@ void ControlServer::close() {
   for (auto& [id, c] : clients_) all.push_back(c.get());
   for (Client* c : all) {
     if (!c->closing) drop(*c);
+  }
+  // Clients still flushing (close_after_flush: final replies, followers) get
+  // kLingerMs to read what is left; one that does not read is then cut off,
+  // so that it cannot keep the daemon from exiting.
+  if (!clients_.empty() && !linger_) {
+    linger_ = std::make_unique<uv_timer_t>();
+    uv_timer_init(loop_, linger_.get());
+    linger_->data = this;
+    uv_timer_start(
+        linger_.get(),
+        [](uv_timer_t* t) {
+          auto* server = static_cast<ControlServer*>(t->data);
+          std::vector<Client*> left;
+          for (auto& [id, c] : server->clients_) left.push_back(c.get());
+          for (Client* c : left) {
+            if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&c->pipe))) server->close_handle(*c);
+          }
+        },
+        kLingerMs, 0);
   }
 }
 

@@ -53,8 +53,10 @@ class ControlServer {
   void close_after_flush(ClientId client);
   bool connected(ClientId client) const;
 
-  // Stops listening, closes every client and removes the socket file.
+  // Stops listening, closes every client and removes the socket file. A
+  // client still flushing (close_after_flush) gets up to kLingerMs more.
   void close();
+  static constexpr unsigned kLingerMs = 2000;
 
  private:
   struct Client;
@@ -62,6 +64,8 @@ class ControlServer {
   void on_connection();
   void on_read(Client& c, ssize_t nread, const uv_buf_t* buf);
   void drop(Client& c);
+  void close_handle(Client& c);  // uv_close; the Client is freed in the callback
+  void stop_linger();
   static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
 
   uv_loop_t* loop_;
@@ -71,6 +75,7 @@ class ControlServer {
   std::string path_;
   ClientId next_id_ = 0;
   std::unordered_map<ClientId, std::unique_ptr<Client>> clients_;
+  std::unique_ptr<uv_timer_t> linger_;  // see close()
   std::string read_buffer_;
 };
 

@@ -22,6 +22,9 @@ uv_handle_t* as_handle(Handle* h) {
   return reinterpret_cast<uv_handle_t*>(h);
 }
 
+// Exits handled in one turn of the loop before it serves anything else.
+constexpr int kMaxReapsPerTurn = 64;
+
 // Messages down to a node are queued, never waited for: a node sends up with
 // blocking writes (so its records are out before it exits), and a parent that
 // also blocked could deadlock with it.
@@ -103,6 +106,8 @@ void SupervisorNode::start() {
       SIGCHLD);
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
+  uv_idle_init(loop_, &reap_more_);
+  reap_more_.data = this;
   handles_open_ = true;
   core_->boot(Clock::now());
   pump();
@@ -123,13 +128,31 @@ void SupervisorNode::close() {
   if (!handles_open_) return;
   handles_open_ = false;
   uv_close(as_handle(&sigchld_), nullptr);
+  uv_close(as_handle(&reap_more_), nullptr);
   uv_close(as_handle(&timer_), nullptr);
 }
 
 // ------------------------------------------------------------- reaping --
 
+// libuv calls this once per SIGCHLD it caught and keeps calling while more
+// arrive, so reaping here would never end in a crash storm (children die
+// while others are restarted). It only asks for a reap on the loop's next
+// turn (uv_idle: the loop does not block meanwhile).
 void SupervisorNode::on_sigchld() {
-  for (;;) {
+  if (!handles_open_) return reap();
+  uv_idle_start(&reap_more_, [](uv_idle_t* h) { static_cast<SupervisorNode*>(h->data)->reap(); });
+}
+
+// Reaps up to kMaxReapsPerTurn exits, then lets the loop serve signals,
+// commands and the history's group commit before the rest.
+void SupervisorNode::reap() {
+  if (handles_open_) uv_idle_stop(&reap_more_);
+  for (int reaped = 0;; ++reaped) {
+    if (reaped == kMaxReapsPerTurn && handles_open_) {
+      uv_idle_start(&reap_more_,
+                    [](uv_idle_t* h) { static_cast<SupervisorNode*>(h->data)->reap(); });
+      break;
+    }
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;

@@ -6,11 +6,10 @@
 // socketpair uplink (fd 3 in the node), kill(-pgid) of process groups, one
 // timer for every core deadline. It reaps with waitpid(-1, WNOHANG) on
 // SIGCHLD; orphans of its tree re-parented to it (it is a subreaper) are
-// killed after each SIGCHLD and when it exits. A sub-supervisor counts as started when its node reports that its
-// own boot completed (OTP: a supervisor's start returns after its init).
-// A worker with `ready` is started when it says so (ReadinessWatch: its
-// READY=1 on this process's notify socket, or a newline on its ready fd);
-// its WATCHDOG=1 pings and STATUS= text arrive the same way.
+// killed after each SIGCHLD and when it exits. A sub-supervisor counts as started when its node
+// reports that its own boot completed (OTP: a supervisor's start returns after its init). A worker
+// with `ready` is started when it says so (ReadinessWatch: its READY=1 on this process's notify
+// socket, or a newline on its ready fd); its WATCHDOG=1 pings and STATUS= text arrive the same way.
 // Before a node's exit is handed to the core, every message the node wrote
 // is read, so its records (its children's stops, its give-up) come first.
 //
@@ -97,6 +96,7 @@ class SupervisorNode {
   };
 
   void on_sigchld();
+  void reap();
   void on_child_exited(int pid, ExitStatus status);
   // SIGKILLs (with their groups) the children of this process that are not
   // children of the tree: orphans it adopted as a subreaper.
@@ -135,6 +135,7 @@ class SupervisorNode {
   std::unique_ptr<ReadinessWatch> readiness_;
   std::map<std::string, std::string> status_texts_;  // STATUS= of workers, by id
   uv_signal_t sigchld_{};
+  uv_idle_t reap_more_{};  // active only while exits are left to reap
   uv_timer_t timer_{};
   bool handles_open_ = false;
   std::multimap<TimePoint, TimerId> deadlines_;

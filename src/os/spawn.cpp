@@ -102,7 +102,7 @@ struct ChildPlan {
   int uplink_fd = -1;
   int out_fd = -1;
   int err_fd = -1;
-  int ready_fd = -1;      // becomes fd ready_number (>= first closed fd) when >= 0
+  int ready_fd = -1;  // becomes fd ready_number (>= first closed fd) when >= 0
   int ready_number = -1;
   int death_signal = SIGKILL;
   int umask = -1;  // -1: inherited

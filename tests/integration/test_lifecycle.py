@@ -95,6 +95,16 @@ class Lifecycle(DaemonTestCase):
         self.assertEqual(p.returncode, 2)
         self.assertIn("already listening", p.stderr)
 
+    def test_sigterm_and_commands_are_served_during_a_crash_storm(self):
+        storm = [(f"w{i}", ["/bin/false"], "") for i in range(20)]
+        d = self.daemon(flat_config(intensity=100000000, period="1s", workers=storm))
+        h = d.follow()
+        h.wait_for("restarted", count=200)  # the storm is on
+        self.assertIn("root", d.ctl("status").stdout)  # the socket is served
+        d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(d.wait_exit(), 0)
+        self.assertIn("daemon_stopping", [r["event"] for r in d.history()])
+
     def test_children_get_no_daemon_file_descriptors(self):
         from test_output_logs import LiveOutput
         lister = ["sh", "-c", "ls /proc/self/fd; echo END; exec sleep 1000"]
