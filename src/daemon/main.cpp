@@ -9,6 +9,7 @@
 
 #include "daemon/daemon.h"
 #include "daemon/node_process.h"
+#include "os/fd_limit.h"
 #include "os/pid_namespace.h"
 #include "os/self_exe.h"
 #include "otpsup/config.h"
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
     return 0;
   }
 
+  raise_fd_limit();  // many children: see os/fd_limit.h
   if (node_mode) return run_node_process(self_exe_path());
 
   ConfigLoad result = load(config_path);

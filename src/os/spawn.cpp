@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "os/credentials.h"
+#include "os/fd_limit.h"
 #include "otpsup/unique_fd.h"
 
 extern char** environ;
@@ -268,9 +269,13 @@ std::string failed_call(Stage stage, const ChildFailure& failure, const ChildSpe
   switch (stage) {
     case Stage::setrlimit: {
       auto it = spec.rlimits.begin();
-      if (failure.detail >= 0 && static_cast<std::size_t>(failure.detail) < plan.limits.size()) {
+      // plan.limits: the spec's, in its order, then possibly nofile (fd_limit.h).
+      if (failure.detail >= 0 && static_cast<std::size_t>(failure.detail) < spec.rlimits.size()) {
         std::advance(it, failure.detail);
         return call + "(" + it->first + ")";
+      }
+      if (failure.detail >= 0 && static_cast<std::size_t>(failure.detail) < plan.limits.size()) {
+        return call + "(nofile)";
       }
       return call;
     }
@@ -316,6 +321,13 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
       return v == ResourceLimit::kUnlimited ? RLIM_INFINITY : static_cast<rlim_t>(v);
     };
     plan.limits.push_back({resource, rlimit{as_rlim(limit.soft), as_rlim(limit.hard)}});
+  }
+  // The supervisor's raised descriptor limit is not the child's (fd_limit.h).
+  if (spec.rlimits.count("nofile") == 0 && children_fd_soft_limit() != RLIM_INFINITY) {
+    rlimit ours{};
+    if (::getrlimit(RLIMIT_NOFILE, &ours) == 0 && ours.rlim_cur > children_fd_soft_limit()) {
+      plan.limits.push_back({RLIMIT_NOFILE, rlimit{children_fd_soft_limit(), ours.rlim_max}});
+    }
   }
   plan.set_nice = spec.nice.has_value();
   plan.nice = spec.nice.value_or(0);

@@ -115,6 +115,7 @@ class Daemon:
             with open(self.config_path, "w") as f:
                 f.write(config_text)
         self.args = list(args)
+        self.preexec_fn = None  # run in otpsupd's process before exec (e.g. setrlimit)
         self.proc = None
         self.seen_pids = set()
         self.stderr_path = os.path.join(self.dir, "stderr")
@@ -140,7 +141,8 @@ class Daemon:
         env = dict(os.environ, NOTIFY_SOCKET=notify_path)
         self.proc = subprocess.Popen(self.command_line(), env=env,
                                      stdout=open(self.stdout_path, "ab"),
-                                     stderr=open(self.stderr_path, "ab"))
+                                     stderr=open(self.stderr_path, "ab"),
+                                     preexec_fn=self.preexec_fn)
         self.seen_pids.add(self.proc.pid)
         pidfd = os.pidfd_open(self.proc.pid)
         try:

@@ -105,6 +105,26 @@ class Lifecycle(DaemonTestCase):
         self.assertEqual(d.wait_exit(), 0)
         self.assertIn("daemon_stopping", [r["event"] for r in d.history()])
 
+    def test_supervisors_raise_their_fd_limit_and_children_get_the_original_back(self):
+        import resource
+        from test_trees import supervisor, tree_config, worker
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        if hard <= 256:
+            self.skipTest(f"the hard RLIMIT_NOFILE is {hard}: nothing to raise")
+        d = self.daemon(tree_config([supervisor("root", ["sub", "a"]), supervisor("sub", ["b"]),
+                                     worker("a"), worker("b")]), start=False)
+        d.preexec_fn = lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+        d.start()
+
+        def soft_limit(pid):
+            with open(f"/proc/{pid}/limits") as f:
+                line = next(l for l in f if l.startswith("Max open files"))
+            return int(line.split()[3])
+        self.assertEqual(soft_limit(d.proc.pid), hard)
+        self.assertEqual(soft_limit(d.pid_of("sub")), hard)
+        self.assertEqual(soft_limit(d.pid_of("a")), 256)
+        self.assertEqual(soft_limit(d.pid_of("sub/b")), 256)
+
     def test_children_get_no_daemon_file_descriptors(self):
         from test_output_logs import LiveOutput
         lister = ["sh", "-c", "ls /proc/self/fd; echo END; exec sleep 1000"]
