@@ -22,6 +22,9 @@ uv_handle_t* as_handle(Handle* h) {
   return reinterpret_cast<uv_handle_t*>(h);
 }
 
+// Adopted orphans are looked for at most this often (see sweep_orphans_soon).
+constexpr auto kOrphanSweepInterval = std::chrono::milliseconds(50);
+
 // Exits handled in one turn of the loop before it serves anything else.
 constexpr int kMaxReapsPerTurn = 64;
 
@@ -108,6 +111,8 @@ void SupervisorNode::start() {
   timer_.data = this;
   uv_idle_init(loop_, &reap_more_);
   reap_more_.data = this;
+  uv_timer_init(loop_, &sweep_timer_);
+  sweep_timer_.data = this;
   handles_open_ = true;
   core_->boot(Clock::now());
   pump();
@@ -130,6 +135,7 @@ void SupervisorNode::close() {
   uv_close(as_handle(&sigchld_), nullptr);
   uv_close(as_handle(&reap_more_), nullptr);
   uv_close(as_handle(&timer_), nullptr);
+  uv_close(as_handle(&sweep_timer_), nullptr);
 }
 
 // ------------------------------------------------------------- reaping --
@@ -163,7 +169,29 @@ void SupervisorNode::reap() {
     ::kill(-pid, SIGKILL);
     on_child_exited(pid, decode_wait_status(status));
   }
-  kill_adopted_orphans();
+  sweep_orphans_soon();
+}
+
+// A sweep lists every child of this process from /proc: O(children). So at
+// most one per kOrphanSweepInterval (10,000 stops must not cost 10,000
+// sweeps); one asked for meanwhile runs when the interval ends.
+void SupervisorNode::sweep_orphans_soon() {
+  const TimePoint now = Clock::now();
+  if (!handles_open_ || now >= next_sweep_) {
+    next_sweep_ = now + kOrphanSweepInterval;
+    kill_adopted_orphans();
+    return;
+  }
+  if (uv_is_active(as_handle(&sweep_timer_))) return;
+  const auto wait = std::chrono::duration_cast<Duration>(next_sweep_ - now).count() + 1;
+  uv_timer_start(
+      &sweep_timer_,
+      [](uv_timer_t* t) {
+        auto* self = static_cast<SupervisorNode*>(t->data);
+        self->next_sweep_ = Clock::now() + kOrphanSweepInterval;
+        self->kill_adopted_orphans();
+      },
+      static_cast<std::uint64_t>(wait), 0);
 }
 
 // An exit is when orphans appear: a child's descendants that left its group

@@ -101,6 +101,7 @@ class SupervisorNode {
   // SIGKILLs (with their groups) the children of this process that are not
   // children of the tree: orphans it adopted as a subreaper.
   void kill_adopted_orphans();
+  void sweep_orphans_soon();
   void on_timer();
   void pump();
   void execute(Action& action);
@@ -135,7 +136,9 @@ class SupervisorNode {
   std::unique_ptr<ReadinessWatch> readiness_;
   std::map<std::string, std::string> status_texts_;  // STATUS= of workers, by id
   uv_signal_t sigchld_{};
-  uv_idle_t reap_more_{};  // active only while exits are left to reap
+  uv_idle_t reap_more_{};     // active only while exits are left to reap
+  uv_timer_t sweep_timer_{};  // a deferred orphan sweep, see sweep_orphans_soon()
+  TimePoint next_sweep_{};
   uv_timer_t timer_{};
   bool handles_open_ = false;
   std::multimap<TimePoint, TimerId> deadlines_;
