@@ -6,6 +6,7 @@ import time
 import unittest
 
 from otpsup_harness import COUNTER, DEADLINE, DaemonTestCase, alive, flat_config, wait_gone
+from test_trees import tree_config
 
 # Exits 0 on SIGUSR1 (the whole group gets it: the sleep dies too).
 EXIT_0_ON_USR1 = ["sh", "-c", 'trap "exit 0" USR1; while :; do sleep 5 & wait $!; done']
@@ -31,15 +32,6 @@ def wait_proc_state(pid, want, timeout=DEADLINE):
         if (state == "T") == want or time.monotonic() > end:
             return state
         os.sched_yield()
-
-
-def tree_config(sections):
-    out = []
-    for kind, name, keys in sections:
-        out.append(f"[{kind}.{name}]")
-        out += [f"{k} = {v}" for k, v in keys.items()]
-        out.append("")
-    return "\n".join(out)
 
 
 def toml_list(items):

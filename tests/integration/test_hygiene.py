@@ -65,6 +65,17 @@ def marked(mark):
     return found
 
 
+
+# root -> sub -> w: one worker under a node process.
+NESTED_SLEEPER = """
+[supervisor.root]
+children = ["sub"]
+[supervisor.sub]
+children = ["w"]
+[worker.w]
+command = ["/bin/sleep", "1000"]
+"""
+
 class PidFifo:
     """A FIFO that forked helpers write "NAME PID" lines to; read with a deadline."""
 
@@ -134,15 +145,7 @@ class Credentials(DaemonTestCase):
         self.assertEqual(fds_of(d.pid("served")), [0, 1, 2, 3])  # fd 3: its channel (sleep opens nothing)
 
     def test_a_worker_under_a_node_holds_only_0_1_2(self):
-        text = """
-[supervisor.root]
-children = ["sub"]
-[supervisor.sub]
-children = ["w"]
-[worker.w]
-command = ["/bin/sleep", "1000"]
-"""
-        d = self.daemon(text)
+        d = self.daemon(NESTED_SLEEPER)
         self.assertEqual(fds_of(d.pid_of("root/sub/w")), [0, 1, 2])
 
     def test_umask_rlimits_nice_and_no_new_privs_are_applied(self):
@@ -296,15 +299,7 @@ command = ["/bin/sleep", "1000"]
         self.assertEqual(survivors, [])
 
     def test_a_stray_sighup_to_a_node_is_ignored(self):
-        text = """
-[supervisor.root]
-children = ["sub"]
-[supervisor.sub]
-children = ["w"]
-[worker.w]
-command = ["/bin/sleep", "1000"]
-"""
-        d = self.daemon(text)
+        d = self.daemon(NESTED_SLEEPER)
         node, worker = d.pid_of("root/sub"), d.pid_of("root/sub/w")
         os.kill(node, signal.SIGHUP)  # its parent-death signal, but its parent lives
         d.ctl("restart", "root/sub/w")  # a round trip through the node's loop
