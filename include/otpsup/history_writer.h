@@ -7,9 +7,10 @@
 //
 // Durability (HistorySync, from [daemon] history_sync):
 //   always  fdatasync after every append; append returns once it is durable.
-//   batch   append only marks the writer dirty; the daemon calls sync() once
-//           per loop iteration, so records appended in one iteration share
-//           one fdatasync (group commit, bounded by one iteration).
+//   batch   append only marks the writer dirty; the daemon calls sync() at
+//           the end of a loop iteration that appended, or, while records
+//           keep coming, at most once every 5 ms, so records appended
+//           together share one fdatasync (group commit).
 //   never   no fdatasync, ever (the directory is not fsynced either).
 // A failed write(2), fdatasync or rotation POISONS the writer: that call and
 // every later append()/sync() return an error Status, because the file's

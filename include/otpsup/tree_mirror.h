@@ -91,6 +91,8 @@ class TreeMirror {
 
   std::map<std::string, MirrorNode> nodes_;
   std::unordered_map<int, std::string> pids_;
+  // Supervisor path -> its workers whose status_text apply_state set.
+  std::unordered_map<std::string, std::vector<std::string>> texted_children_;
 };
 
 }  // namespace otpsup

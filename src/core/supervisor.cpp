@@ -1,6 +1,7 @@
 #include "otpsup/supervisor.h"
 
 #include "otpsup/duration.h"
+#include "otpsup/id_queue.h"
 
 #include <algorithm>
 #include <random>
@@ -45,7 +46,7 @@ struct Supervisor::Operation {
     shutdown,
   };
   Kind kind;
-  std::deque<std::string> to_stop;
+  IdQueue to_stop;
   std::deque<std::string> to_start;
   std::string waiting;     // the child being stopped or started; empty: not waiting
   std::string stop_cause;  // reason recorded with each "stopped"
@@ -308,8 +309,8 @@ void Supervisor::on_child_start_failed(const std::string& id, const std::string&
     case Operation::Kind::boot: {
       op.failure = "child " + id + " failed to start: " + reason;
       op.to_start.clear();
-      auto started = running_in_reverse(0);
-      op.to_stop.assign(started.begin(), started.end());
+      op.to_stop.clear();
+      for (auto& started : running_in_reverse(0)) op.to_stop.push_back(started);
       op.stop_cause = "boot failed";
       break;
     }
@@ -383,7 +384,7 @@ void Supervisor::on_stopped(Child& c, ExitStatus status) {
   bool keep_temporary = false;
   if (op_) {
     if (op_->waiting == id) op_->waiting.clear();
-    std::erase(op_->to_stop, id);
+    op_->to_stop.erase(id);
     keep_temporary =
         op_->kind == Operation::Kind::pause_stop || op_->kind == Operation::Kind::manual_restart;
   }
@@ -414,12 +415,7 @@ void Supervisor::on_unexpected_exit(Child& c, ExitStatus status, TimePoint now) 
   if (op_) {
     // Dying while a group restart (or the end of the supervisor) was about to
     // terminate it: part of that operation, as OTP's shutdown/2 consumes it.
-    auto& ts = op_->to_stop;
-    auto pos = std::find(ts.begin(), ts.end(), id);
-    if (pos != ts.end()) {
-      ts.erase(pos);
-      absorbed = true;
-    }
+    absorbed = op_->to_stop.erase(id);
     absorbed = absorbed || op_->ends_supervisor();
     // Died while `pause --stop` was stopping it: resume must apply the policy.
     if (absorbed && op_->kind == Operation::Kind::pause_stop) {
@@ -536,9 +532,8 @@ void Supervisor::run(TimePoint now) {
 
 void Supervisor::step_operation(TimePoint now) {
   Operation& op = *op_;
-  while (!op.to_stop.empty()) {
-    std::string id = std::move(op.to_stop.front());
-    op.to_stop.pop_front();
+  while (std::optional<std::string> next = op.to_stop.pop_front()) {
+    const std::string& id = *next;
     Child* c = find_mutable(id);
     if (c == nullptr) continue;
     if (c->state == ChildState::running) {
@@ -714,8 +709,7 @@ void Supervisor::restart_with_strategy(Child& failed, const std::string& reason,
   op->trigger_reason = reason;
   op->stop_cause =
       std::string(to_string(spec_.strategy)) + " restart: " + failed.spec.id + " " + reason;
-  const std::size_t idx = index_of(failed.spec.id);
-  std::size_t first_to_start = idx;
+  std::size_t first_to_start = 0;
   switch (spec_.strategy) {
     case Strategy::one_for_one:
     case Strategy::dynamic:
@@ -726,10 +720,12 @@ void Supervisor::restart_with_strategy(Child& failed, const std::string& reason,
       for (auto& id : running_in_reverse(0)) op->to_stop.push_back(id);
       first_to_start = 0;
       break;
-    case Strategy::rest_for_one:
+    case Strategy::rest_for_one: {
+      const std::size_t idx = index_of(failed.spec.id);  // O(children), as the group is
       for (auto& id : running_in_reverse(idx + 1)) op->to_stop.push_back(id);
       first_to_start = idx;
       break;
+    }
   }
   for (std::size_t i = first_to_start; i < children_.size(); ++i) {
     op->to_start.push_back(children_[i]->spec.id);
@@ -774,9 +770,10 @@ void Supervisor::cancel_retry_timers() {
 }
 
 void Supervisor::remove_child(const std::string& id) {
+  const Child* child = find(id);
+  if (child == nullptr) return;
   auto it = std::find_if(children_.begin(), children_.end(),
-                         [&](const auto& c) { return c->spec.id == id; });
-  if (it == children_.end()) return;
+                         [&](const auto& c) { return c.get() == child; });
   cancel_scheduled_restart(**it, "");
   by_id_.erase(id);
   children_.erase(it);
@@ -975,12 +972,13 @@ void Supervisor::reconfigure(const Command& cmd) {
   op->remove_after_reload = leaving;
 
   // New start order: the config's, then children added at run time.
+  std::unordered_map<std::string, std::size_t> old_position;
+  for (std::size_t i = 0; i < children_.size(); ++i) old_position[children_[i]->spec.id] = i;
   std::vector<std::unique_ptr<Child>> ordered;
   for (const ChildSpec& spec : next.children) {
-    auto it = std::find_if(children_.begin(), children_.end(),
-                           [&](const auto& c) { return c && c->spec.id == spec.id; });
-    if (it != children_.end()) {
-      ordered.push_back(std::move(*it));
+    auto known = old_position.find(spec.id);
+    if (known != old_position.end() && children_[known->second]) {
+      ordered.push_back(std::move(children_[known->second]));
     } else {
       auto child = std::make_unique<Child>();
       child->spec = spec;
@@ -994,8 +992,10 @@ void Supervisor::reconfigure(const Command& cmd) {
   }
   children_ = std::move(ordered);
   // Starts happen in the new start order.
+  std::unordered_map<std::string, std::size_t> position;
+  for (std::size_t i = 0; i < children_.size(); ++i) position[children_[i]->spec.id] = i;
   std::sort(op->to_start.begin(), op->to_start.end(),
-            [&](const std::string& a, const std::string& b) { return index_of(a) < index_of(b); });
+            [&](const std::string& a, const std::string& b) { return position[a] < position[b]; });
 
   spec_.strategy = next.strategy;
   spec_.max_children = next.max_children;

@@ -114,6 +114,9 @@ class Daemon {
   void on_trace(const std::string& path, const nlohmann::json& entry);
   void finish(const ExitAction& e);
   void append_history(nlohmann::ordered_json fields);
+  // history_sync = batch: the group commit (daemon.cpp).
+  void sync_history_soon();
+  void sync_history();
   // --pid-namespace: the pids of a record as seen outside (see outside_pids_).
   void translate_record_pids(nlohmann::ordered_json* fields);
 
@@ -153,6 +156,8 @@ class Daemon {
   uv_loop_t loop_{};
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_check_t sync_check_{};
+  uv_timer_t sync_timer_{};  // a deferred group commit, see sync_history_soon()
+  TimePoint last_sync_{};
   UniqueFd state_lock_;
   std::unique_ptr<HistoryWriter> history_;
   std::unique_ptr<ControlServer> server_;

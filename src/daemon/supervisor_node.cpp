@@ -5,7 +5,10 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <random>
+#include <utility>
+#include <vector>
 
 #include "daemon/node_process.h"
 #include "os/child_sweep.h"
@@ -22,8 +25,10 @@ uv_handle_t* as_handle(Handle* h) {
   return reinterpret_cast<uv_handle_t*>(h);
 }
 
-// Adopted orphans are looked for at most this often (see sweep_orphans_soon).
+// Adopted orphans are looked for at most this often (see sweep_soon), and a
+// sweep never takes more than 1/kSweepCostFactor of the time.
 constexpr auto kOrphanSweepInterval = std::chrono::milliseconds(50);
+constexpr int kSweepCostFactor = 10;
 
 // Exits handled in one turn of the loop before it serves anything else.
 constexpr int kMaxReapsPerTurn = 64;
@@ -93,7 +98,7 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
   events.status = [this](int pid, const std::string& text) {
     if (const Child* c = core_->find_by_pid(pid)) {
       status_texts_[c->spec.id] = text;
-      publish_state();
+      publish_state_soon();
     }
   };
   readiness_ = std::make_unique<ReadinessWatch>(loop_, std::move(events));
@@ -113,6 +118,8 @@ void SupervisorNode::start() {
   reap_more_.data = this;
   uv_timer_init(loop_, &sweep_timer_);
   sweep_timer_.data = this;
+  uv_idle_init(loop_, &publish_soon_);
+  publish_soon_.data = this;
   handles_open_ = true;
   core_->boot(Clock::now());
   pump();
@@ -136,77 +143,134 @@ void SupervisorNode::close() {
   uv_close(as_handle(&reap_more_), nullptr);
   uv_close(as_handle(&timer_), nullptr);
   uv_close(as_handle(&sweep_timer_), nullptr);
+  uv_close(as_handle(&publish_soon_), nullptr);
 }
 
 // ------------------------------------------------------------- reaping --
+//
+// waitpid(-1) walks the kernel's list of this process's children until it
+// finds one that exited: O(children) per call, and twice per exit when the
+// child is the youngest (the one an orderly stop takes first) — with 10,000
+// children that walk was most of the cost of a stop. So the children this
+// supervisor expects to exit (it sent them a stop or SIGKILL) are reaped by
+// pid, which the kernel does in O(1), and a waitpid(-1) scan runs only for a
+// SIGCHLD those reaps do not account for: an unexpected exit (a crash, an
+// orphan). SIGCHLDs that coalesced in the kernel can hide an unexpected exit
+// behind an expected one; the periodic sweep (sweep_soon) scans once more
+// for that.
 
 // libuv calls this once per SIGCHLD it caught and keeps calling while more
 // arrive, so reaping here would never end in a crash storm (children die
 // while others are restarted). It only asks for a reap on the loop's next
 // turn (uv_idle: the loop does not block meanwhile).
 void SupervisorNode::on_sigchld() {
+  ++sigchld_caught_;
   if (!handles_open_) return reap();
   uv_idle_start(&reap_more_, [](uv_idle_t* h) { static_cast<SupervisorNode*>(h->data)->reap(); });
 }
 
-// Reaps up to kMaxReapsPerTurn exits, then lets the loop serve signals,
-// commands and the history's group commit before the rest.
 void SupervisorNode::reap() {
   if (handles_open_) uv_idle_stop(&reap_more_);
+  const int signals = std::exchange(sigchld_caught_, 0);
+  const int expected = reap_expected();
+  if (scan_due_ || expected < signals || !handles_open_) {
+    scan_due_ = false;
+    reap_any();
+  } else {
+    rescan_due_ = true;  // in case a coalesced SIGCHLD hid an unexpected exit
+  }
+  sweep_soon();
+}
+
+// Reaps, by pid, the expected exits that have happened; returns how many.
+int SupervisorNode::reap_expected() {
+  if (expected_exits_.empty()) return 0;
+  int reaped = 0;
+  // A copy: handling an exit stops the next child, which becomes expected
+  // (its SIGCHLD will come and be accounted for then).
+  const std::vector<int> pids(expected_exits_.begin(), expected_exits_.end());
+  for (int pid : pids) {
+    int status = 0;
+    pid_t got;
+    do {
+      got = ::waitpid(pid, &status, WNOHANG);
+    } while (got < 0 && errno == EINTR);
+    if (got == pid) {
+      ++reaped;
+      reaped_exit(pid, status);
+    } else if (got < 0) {
+      expected_exits_.erase(pid);  // not ours any more (ECHILD): nothing to wait for
+    }
+  }
+  return reaped;
+}
+
+// Reaps any exit with waitpid(-1): up to kMaxReapsPerTurn, then lets the
+// loop serve signals, commands and the history's group commit before the
+// rest.
+void SupervisorNode::reap_any() {
   for (int reaped = 0;; ++reaped) {
     if (reaped == kMaxReapsPerTurn && handles_open_) {
+      scan_due_ = true;
       uv_idle_start(&reap_more_,
                     [](uv_idle_t* h) { static_cast<SupervisorNode*>(h->data)->reap(); });
-      break;
+      return;
     }
     int status = 0;
     const pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid < 0 && errno == EINTR) continue;
-    if (pid <= 0) break;  // 0: nothing more to reap; -1/ECHILD: no children
-    // Whatever the child left in its process group goes with it (a group
-    // outliving its leader keeps the leader's pid from being reused, so this
-    // can only reach that group).
-    ::kill(-pid, SIGKILL);
-    on_child_exited(pid, decode_wait_status(status));
+    if (pid <= 0) return;  // 0: nothing more to reap; -1/ECHILD: no children
+    reaped_exit(pid, status);
   }
-  sweep_orphans_soon();
 }
 
-// A sweep lists every child of this process from /proc: O(children). So at
-// most one per kOrphanSweepInterval (10,000 stops must not cost 10,000
-// sweeps); one asked for meanwhile runs when the interval ends.
-void SupervisorNode::sweep_orphans_soon() {
+void SupervisorNode::reaped_exit(int pid, int wait_status) {
+  expected_exits_.erase(pid);
+  // Whatever the child left in its process group goes with it (a group
+  // outliving its leader keeps the leader's pid from being reused, so this
+  // can only reach that group).
+  ::kill(-pid, SIGKILL);
+  on_child_exited(pid, decode_wait_status(wait_status));
+}
+
+// The sweep — a waitpid(-1) scan when one is owed, then the adopted-orphan
+// kill, which lists every child of this process from /proc — is O(children).
+// So it runs at most once per kOrphanSweepInterval, or per
+// kSweepCostFactor times its own last duration when that is longer (10,000
+// stops must not cost 10,000 sweeps, nor a sweep per few stops); one asked
+// for meanwhile runs when the interval ends.
+void SupervisorNode::sweep_soon() {
   const TimePoint now = Clock::now();
   if (!handles_open_ || now >= next_sweep_) {
-    next_sweep_ = now + kOrphanSweepInterval;
-    kill_adopted_orphans();
+    sweep();
     return;
   }
   if (uv_is_active(as_handle(&sweep_timer_))) return;
   const auto wait = std::chrono::duration_cast<Duration>(next_sweep_ - now).count() + 1;
   uv_timer_start(
-      &sweep_timer_,
-      [](uv_timer_t* t) {
-        auto* self = static_cast<SupervisorNode*>(t->data);
-        self->next_sweep_ = Clock::now() + kOrphanSweepInterval;
-        self->kill_adopted_orphans();
-      },
+      &sweep_timer_, [](uv_timer_t* t) { static_cast<SupervisorNode*>(t->data)->sweep(); },
       static_cast<std::uint64_t>(wait), 0);
+}
+
+void SupervisorNode::sweep() {
+  if (std::exchange(rescan_due_, false)) reap_any();
+  const TimePoint began = Clock::now();
+  kill_adopted_orphans();
+  const TimePoint ended = Clock::now();
+  next_sweep_ =
+      ended + std::max<Clock::duration>(kOrphanSweepInterval, (ended - began) * kSweepCostFactor);
 }
 
 // An exit is when orphans appear: a child's descendants that left its group
 // (a double-forked, setsid grandchild) are re-parented to us, the subreaper,
 // when their parent dies. Nothing supervises them, so nothing may keep them:
 // every child of this process that is neither a child in the core nor a
-// node being started is killed with its group (and reaped by the next
-// SIGCHLD, reported as orphan_reaped). spawn_worker is synchronous, so a
-// child we started is in the core before this can run.
+// node process is killed with its group (and reaped by the next SIGCHLD,
+// reported as orphan_reaped). spawn_worker is synchronous, so a child we
+// started is in the core (or node_pids_) before this can run.
 void SupervisorNode::kill_adopted_orphans() {
   for (int pid : own_children()) {
-    if (core_->find_by_pid(pid) != nullptr || starting_nodes_.count(pid) > 0) continue;
-    bool is_node = false;
-    for (const auto& [id, link] : nodes_) is_node = is_node || link.pid == pid;
-    if (is_node) continue;
+    if (core_->find_by_pid(pid) != nullptr || node_pids_.count(pid) > 0) continue;
     // Still ours (unreaped), so its pid cannot have been reused.
     ::kill(-pid, SIGKILL);
     ::kill(pid, SIGKILL);
@@ -234,13 +298,11 @@ void SupervisorNode::on_child_exited(int pid, ExitStatus status) {
   if (const Child* c = core_->find_by_pid(pid); c != nullptr && c->spec.channel) {
     channels_->exited(c->spec.id, describe(status));
   }
-  for (auto& [id, link] : nodes_) {
-    if (link.pid == pid) {
-      // Everything the node wrote before it exited comes first.
-      if (link.uplink) link.uplink->drain();
-      forget_node(id, "exited");
-      break;
-    }
+  if (auto node = node_pids_.find(pid); node != node_pids_.end()) {
+    const std::string id = node->second;
+    // Everything the node wrote before it exited comes first.
+    if (auto n = nodes_.find(id); n != nodes_.end() && n->second.uplink) n->second.uplink->drain();
+    forget_node(id, "exited");
   }
   if (!core_->on_child_exited(pid, status, now)) {
     if (out_.orphan_reaped) out_.orphan_reaped(pid, describe(status));
@@ -254,6 +316,7 @@ void SupervisorNode::forget_node(std::string id, const std::string& why) {
   if (it == nodes_.end()) return;
   NodeLink link = std::move(it->second);
   nodes_.erase(it);
+  node_pids_.erase(link.pid);
   if (link.uplink) link.uplink->close();
   for (CommandToken token : link.routed) {
     reply_error(token, "not_running",
@@ -270,7 +333,7 @@ void SupervisorNode::pump() {
     for (Action& a : actions) execute(a);
   }
   rearm_uv_timer();
-  publish_state();
+  publish_state_soon();
 }
 
 void SupervisorNode::execute(Action& action) {
@@ -280,14 +343,20 @@ void SupervisorNode::execute(Action& action) {
     if (sig->stop) {
       // A node told why it is signalled exits 0 (shutdown); a SIGTERM from
       // anyone else is a crash of that supervisor, as for a worker.
-      for (auto& [id, link] : nodes_) {
-        if (link.pid == sig->pid && link.uplink)
-          (void)link.uplink->send_nonblocking({{"t", "stop"}}, kMaxQueuedDown);
+      if (auto node = node_pids_.find(sig->pid); node != node_pids_.end()) {
+        auto link = nodes_.find(node->second);
+        if (link != nodes_.end() && link->second.uplink)
+          (void)link->second.uplink->send_nonblocking({{"t", "stop"}}, kMaxQueuedDown);
       }
     }
     // Each child leads its own process group: signal the whole group.
     if (sig->pid > 0 && ::kill(-sig->pid, sig->signal) < 0 && errno == ESRCH) {
       ::kill(sig->pid, sig->signal);
+    }
+    // A child being stopped, or killed, is reaped by pid (see reap()).
+    if (const Child* c = core_->find_by_pid(sig->pid);
+        c != nullptr && (c->state == ChildState::stopping || sig->signal == SIGKILL)) {
+      expected_exits_.insert(sig->pid);
     }
   } else if (auto* arm = std::get_if<ArmTimerAction>(&action)) {
     arm_timer(arm->timer, arm->after);
@@ -325,6 +394,7 @@ void SupervisorNode::execute(Action& action) {
     }
     if (out_.record) out_.record(std::move(fields));
   } else if (auto* reply = std::get_if<ReplyAction>(&action)) {
+    publish_state();  // what the command changed is in the mirror before its reply
     nlohmann::json result = nlohmann::json::object();
     if (reply->pid != 0) result["pid"] = reply->pid;
     if (out_.reply) {
@@ -332,6 +402,7 @@ void SupervisorNode::execute(Action& action) {
                                          : error_reply(reply->error_code, reply->message));
     }
   } else if (std::get_if<BootCompletedAction>(&action)) {
+    publish_state();  // the state (STATUS= texts of the boot) before "booted"
     if (out_.booted) out_.booted();
   } else if (auto* exit = std::get_if<ExitAction>(&action)) {
     // Every child the core knew has exited; what is left are orphans it
@@ -466,8 +537,10 @@ void SupervisorNode::start_node(const Child& child) {
   if (!s.ok()) return fail(s.message());
 
   NodeLink& link = nodes_[id];
+  node_pids_.erase(link.pid);
   link = NodeLink{};
   link.pid = pid;
+  node_pids_[pid] = id;
   link.uplink = std::make_unique<LineChannel>(
       loop_, std::move(ours), [this, id](const nlohmann::json& m) { on_node_message(id, m); },
       nullptr);
@@ -648,10 +721,23 @@ void SupervisorNode::rearm_uv_timer() {
       static_cast<std::uint64_t>(ms < 0 ? 0 : ms), 0);
 }
 
+// Once per turn of the loop at most: the state holds the whole intensity
+// window, which a storm of N restarts grows to N, so one message per event
+// would cost O(N^2) to build, compare and apply.
+void SupervisorNode::publish_state_soon() {
+  if (!handles_open_) return publish_state();
+  uv_idle_start(&publish_soon_, [](uv_idle_t* h) {
+    auto* self = static_cast<SupervisorNode*>(h->data);
+    uv_idle_stop(&self->publish_soon_);
+    self->publish_state();
+  });
+}
+
 // Tells the root's mirror what it cannot learn from records: pause state and
 // the restart-intensity window (steady-clock times, which every process on
 // the machine shares).
 void SupervisorNode::publish_state() {
+  if (handles_open_) uv_idle_stop(&publish_soon_);
   if (!out_.state) return;
   nlohmann::json times = nlohmann::json::array();
   for (TimePoint t : core_->intensity_window()) {

@@ -31,6 +31,7 @@
 #include <set>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 #include <nlohmann/json.hpp>
 
@@ -97,11 +98,15 @@ class SupervisorNode {
 
   void on_sigchld();
   void reap();
+  int reap_expected();
+  void reap_any();
+  void reaped_exit(int pid, int wait_status);
   void on_child_exited(int pid, ExitStatus status);
   // SIGKILLs (with their groups) the children of this process that are not
   // children of the tree: orphans it adopted as a subreaper.
   void kill_adopted_orphans();
-  void sweep_orphans_soon();
+  void sweep_soon();
+  void sweep();
   void on_timer();
   void pump();
   void execute(Action& action);
@@ -114,6 +119,7 @@ class SupervisorNode {
   void cancel_timer(TimerId id);
   void rearm_uv_timer();
   void publish_state();
+  void publish_state_soon();
   // Readiness: the child (our pid) a notify sender belongs to, or 0.
   int child_of_sender(int sender) const;
   Status prepare_readiness(const ChildSpec& spec, ChildSpec* env_spec, ChildIo* io,
@@ -137,14 +143,23 @@ class SupervisorNode {
   std::map<std::string, std::string> status_texts_;  // STATUS= of workers, by id
   uv_signal_t sigchld_{};
   uv_idle_t reap_more_{};     // active only while exits are left to reap
-  uv_timer_t sweep_timer_{};  // a deferred orphan sweep, see sweep_orphans_soon()
+  uv_timer_t sweep_timer_{};  // a deferred sweep, see sweep_soon()
   TimePoint next_sweep_{};
+  uv_idle_t publish_soon_{};  // active while a state message is owed
+  // Reaping (see reap()): pids this supervisor stopped or SIGKILLed, reaped
+  // by pid; SIGCHLDs caught since the last reap; a waitpid(-1) scan cut
+  // short (scan_due_) or owed to the next sweep (rescan_due_).
+  std::unordered_set<int> expected_exits_;
+  int sigchld_caught_ = 0;
+  bool scan_due_ = false;
+  bool rescan_due_ = false;
   uv_timer_t timer_{};
   bool handles_open_ = false;
   std::multimap<TimePoint, TimerId> deadlines_;
   std::unordered_map<TimerId, std::multimap<TimePoint, TimerId>::iterator> timers_;
   std::unordered_map<std::string, NodeLink> nodes_;      // supervisor children, by id
   std::unordered_map<int, std::string> starting_nodes_;  // pid -> id until booted
+  std::unordered_map<int, std::string> node_pids_;       // pid -> id of every node in nodes_
   nlohmann::json last_state_;
 };
 

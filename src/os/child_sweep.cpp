@@ -52,7 +52,10 @@ bool read_children_file(pid_t self, void (*fn)(int, void*), void* ctx) {
   path[len] = '\0';
   const int fd = open_retrying(path, O_RDONLY);
   if (fd < 0) return false;
-  char buf[512];
+  // The kernel fills at most one page per read(2), and every read(2) walks
+  // the list of children from its head to where the previous one stopped:
+  // a smaller buffer multiplies those walks (O(children^2 / buffer)).
+  char buf[4096];
   long pid = 0;
   bool in_number = false;
   for (;;) {

@@ -23,6 +23,7 @@ void TreeMirror::build(const std::map<std::string, SupervisorSpec>& library, int
                        TimePoint now) {
   nodes_.clear();
   pids_.clear();
+  texted_children_.clear();
   add_node("", "root", true, library, nullptr);
   MirrorNode& root = nodes_.at("root");
   root.pid = root_pid;
@@ -275,12 +276,26 @@ void TreeMirror::apply_state(const nlohmann::json& state) {
   auto it = nodes_.find(state.value("path", ""));
   if (it == nodes_.end()) return;
   it->second.paused = state.value("paused", false);
+  // Only the workers that had a STATUS= text or have one now are touched: a
+  // state message comes with every restart, and a supervisor may have 10,000
+  // children.
   const nlohmann::json texts = state.value("child_status", nlohmann::json::object());
-  for (const std::string& child : it->second.children) {
-    if (auto c = nodes_.find(it->first + "/" + child); c != nodes_.end() && !c->second.supervisor) {
-      c->second.status_text = texts.value(child, "");
-    }
+  std::vector<std::string>& texted = texted_children_[it->first];
+  auto worker = [&](const std::string& child) -> MirrorNode* {
+    auto c = nodes_.find(it->first + "/" + child);
+    return c == nodes_.end() || c->second.supervisor ? nullptr : &c->second;
+  };
+  for (const std::string& child : texted) {
+    if (MirrorNode* w = worker(child)) w->status_text.clear();
   }
+  texted.clear();
+  for (const auto& [child, text] : texts.items()) {
+    MirrorNode* w = worker(child);
+    if (w == nullptr || !text.is_string()) continue;
+    w->status_text = text.get<std::string>();
+    if (!w->status_text.empty()) texted.push_back(child);
+  }
+  if (texted.empty()) texted_children_.erase(it->first);
   it->second.restart_times.clear();
   for (const auto& ns : state.value("restart_times_ns", nlohmann::json::array())) {
     it->second.restart_times.push_back(TimePoint(std::chrono::duration_cast<Clock::duration>(

@@ -525,6 +525,48 @@ TEST_CASE("ShutdownStopsInReverseOrderAndExitsNormally") {
   CHECK(h.exit->kind == ExitAction::Kind::normal);
 }
 
+TEST_CASE("ShutdownOfManyChildrenStopsOneAtATimeInReverseStartOrder") {
+  constexpr int kChildren = 500;
+  std::vector<ChildSpec> children;
+  for (int i = 0; i < kChildren; ++i) children.push_back(worker("w" + std::to_string(i)));
+  Harness h(sup(Strategy::one_for_one, 1, children));
+  h.boot();
+  h.take_log();
+  h.s.shutdown(h.now);
+  h.pump();
+  Log expected;
+  for (int i = kChildren; i-- > 0;) {
+    const std::string id = "w" + std::to_string(i);
+    // Only the child being stopped has been signalled; the others wait.
+    REQUIRE(h.s.find(id)->state == ChildState::stopping);
+    CHECK(std::count_if(h.s.children().begin(), h.s.children().end(),
+                        [](auto& c) { return c->state == ChildState::stopping; }) == 1);
+    if (i > 0) CHECK(h.s.find("w" + std::to_string(i - 1))->state == ChildState::running);
+    h.die(id, ExitStatus::killed(SIGTERM_));
+    expected.push_back("record stopped " + id);
+  }
+  CHECK(only(h.log, "record stopped") == expected);
+  REQUIRE(h.exit);
+  CHECK(h.exit->kind == ExitAction::Kind::normal);
+}
+
+TEST_CASE("ChildDyingByItselfDuringShutdownIsAbsorbedAndNeverSignalled") {
+  Harness h(sup(Strategy::one_for_one, 1, {worker("a"), worker("b"), worker("c"), worker("d")}));
+  h.boot();
+  h.take_log();
+  h.s.shutdown(h.now);
+  h.pump();
+  REQUIRE(h.s.find("d")->state == ChildState::stopping);
+  h.crash("b");  // queued for its stop, dies first: part of the shutdown
+  h.honour_stops();
+  CHECK(only(h.log, "record stopped") ==
+        Log{"record stopped d", "record stopped c", "record stopped a"});
+  CHECK(only(h.log, "signal b").empty());
+  CHECK(only(h.log, "start").empty());
+  REQUIRE(h.exit);
+  CHECK(h.exit->kind == ExitAction::Kind::normal);
+}
+
 TEST_CASE("ShutdownDuringAGroupRestartPreemptsIt") {
   Harness h(sup(Strategy::one_for_all, 3, {worker("a"), worker("b"), worker("c")}));
   h.boot();
