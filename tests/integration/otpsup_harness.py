@@ -5,8 +5,15 @@ READY=1 datagram, a socket reply, a history record streamed by the daemon,
 a process exit through a pidfd) -- never on a sleep. Teardown stops the daemon,
 checks its exit status and stderr (sanitizer reports fail the test) and checks
 that no process the test saw is still alive, killing survivors by pid.
+
+A pid the test saw is counted (and killed) as a survivor only if it is still
+the test's process: it carries the daemon's OTPSUP_TEST_TAG in its
+environment, or it descends from this test process (which is a child
+subreaper, so whatever escapes an otpsupd is re-parented here, not to init).
+A pid re-used by somebody else's process after ours exited is left alone.
 """
 
+import ctypes
 import json
 import os
 import select
@@ -25,6 +32,9 @@ OTPSUPCTL = os.path.join(BIN, "otpsupctl")
 COUNTER = os.path.join(BIN, "otpsup-counter")
 PRINTER = os.path.join(BIN, "otpsup-printer")
 DEADLINE = float(os.environ.get("OTPSUP_TEST_DEADLINE", "20"))
+
+PR_SET_CHILD_SUBREAPER = 36
+ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
 def flat_config(strategy="one_for_one", intensity=3, period="5s", workers=None, extra=""):
@@ -120,6 +130,7 @@ class Daemon:
         self.seen_pids = set()
         self.stderr_path = os.path.join(self.dir, "stderr")
         self.stdout_path = os.path.join(self.dir, "stdout")
+        self.tag = os.path.basename(self.dir)  # OTPSUP_TEST_TAG: marks what it started
 
     @property
     def history_path(self):
@@ -138,7 +149,7 @@ class Daemon:
             os.unlink(notify_path)
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         notify.bind(notify_path)
-        env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+        env = dict(os.environ, NOTIFY_SOCKET=notify_path, OTPSUP_TEST_TAG=self.tag)
         self.proc = subprocess.Popen(self.command_line(), env=env,
                                      stdout=open(self.stdout_path, "ab"),
                                      stderr=open(self.stderr_path, "ab"),
@@ -248,7 +259,7 @@ class Daemon:
             if self.proc is not None and self.proc.poll() is None:
                 self.stop()
         finally:
-            survivors = [p for p in self.seen_pids if alive(p)]
+            survivors = [p for p in self.seen_pids if alive(p) and started_here(p, self.tag)]
             for p in survivors:
                 try:
                     os.kill(p, signal.SIGKILL)
@@ -269,6 +280,29 @@ def alive(pid):
         return state != "Z"
     except FileNotFoundError:
         return False
+
+
+def started_here(pid, tag):
+    """True when pid is (still) a process of this test: it carries `tag` as
+    OTPSUP_TEST_TAG, or this process is among its ancestors."""
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            if f"OTPSUP_TEST_TAG={tag}".encode() in f.read().split(b"\0"):
+                return True
+    except OSError:
+        pass
+    me, p = os.getpid(), pid
+    for _ in range(256):
+        if p == me:
+            return True
+        if p <= 1:
+            return False
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                p = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
 
 
 def wait_gone(pid, timeout=DEADLINE):
