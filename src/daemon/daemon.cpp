@@ -111,10 +111,14 @@ DaemonExit Daemon::run() {
       SIGHUP);
   // main blocked them until now (a pid 1 would have dropped them).
   unblock_daemon_signals();
-  // Group commit: whatever a loop iteration appended is synced once.
-  uv_check_init(&loop_, &sync_check_);
-  sync_check_.data = this;
-  uv_check_start(&sync_check_, [](uv_check_t* h) {
+  // Group commit: whatever a loop iteration appended is synced once, just
+  // before the loop waits for events again. (Not in a uv_check: records
+  // appended by idle callbacks, as a reap's and its restarts' are, would
+  // then stay unsynced until the next event, and that event's check would
+  // pay for them before it reaps.)
+  uv_prepare_init(&loop_, &sync_before_poll_);
+  sync_before_poll_.data = this;
+  uv_prepare_start(&sync_before_poll_, [](uv_prepare_t* h) {
     auto* self = static_cast<Daemon*>(h->data);
     if (self->history_ && self->history_->dirty() && self->history_->poison().ok()) {
       Status s = self->history_->sync();
@@ -355,7 +359,7 @@ void Daemon::finish(const ExitAction& e) {
   uv_close(as_handle(&sigterm_), nullptr);
   uv_close(as_handle(&sigint_), nullptr);
   uv_close(as_handle(&sighup_), nullptr);
-  uv_close(as_handle(&sync_check_), nullptr);
+  uv_close(as_handle(&sync_before_poll_), nullptr);
 }
 
 }  // namespace otpsup

@@ -152,7 +152,7 @@ class Daemon {
   DaemonOptions options_;
   uv_loop_t loop_{};
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
-  uv_check_t sync_check_{};
+  uv_prepare_t sync_before_poll_{};
   UniqueFd state_lock_;
   std::unique_ptr<HistoryWriter> history_;
   std::unique_ptr<ControlServer> server_;
