@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -31,6 +32,7 @@ namespace {
 // Where the child stopped when it could not reach execve (none: it did not).
 enum class Stage : int {
   none = 0,
+  fd_table,
   setsid,
   stdin_null,
   chdir,
@@ -59,6 +61,8 @@ struct ChildReport {
 
 const char* stage_name(Stage s) {
   switch (s) {
+    case Stage::fd_table:
+      return "unshare(CLONE_FILES)";
     case Stage::setsid:
       return "setsid";
     case Stage::stdin_null:
@@ -103,6 +107,9 @@ struct ChildPlan {
   char* const* envp = nullptr;
   const char* cwd = nullptr;
   ChildReport* report = nullptr;
+  // The child shares our descriptor table until it makes its own holding
+  // only descriptors 0 .. highest_slot (every fd below is one of those).
+  int highest_slot = -1;
   int dev_null = -1;
   pid_t supervisor_pid = 0;
   int fd_limit = 0;  // the supervisor's soft RLIMIT_NOFILE (capped), for old kernels
@@ -208,6 +215,14 @@ int above_targets(int fd, int highest_target) {
   ::sigemptyset(&none);
   ::sigprocmask(SIG_SETMASK, &none, nullptr);
 
+  // Our own descriptor table, first: until now it is the supervisor's
+  // (CLONE_FILES). Only 0 .. highest_slot are copied into it, not the
+  // thousands a large tree holds (which exec would then close one by one).
+  constexpr unsigned kUnshare = 2U;  // CLOSE_RANGE_UNSHARE
+  if (::syscall(SYS_close_range, static_cast<unsigned>(p.highest_slot) + 1, ~0U, kUnshare) != 0 &&
+      ::unshare(CLONE_FILES) != 0) {  // kernels before 5.9: a copy of all of them
+    fail_in_child(report, Stage::fd_table, errno);
+  }
   if (::setsid() < 0) fail_in_child(report, Stage::setsid, errno);
   // The targets: 0, 1, 2, 3 (uplink) and ready_number. A source at or below
   // the highest of them is first copied above it (rare: the supervisor's
@@ -295,7 +310,10 @@ int child_main(void* plan) {
 // memory, so no page table is copied however large the supervisor is (fork's
 // cost grew with the number of children), and we are suspended until it has
 // exec'd or exited, so a start error is a field it wrote before _exit (no
-// pipe) and success needs no wait beyond that.
+// pipe) and success needs no wait beyond that. It also shares our descriptor
+// table (CLONE_FILES) until it makes its own with only our lowest
+// descriptors, where the arena's slots hand it what it needs: neither clone
+// nor exec then copies or closes every descriptor of the supervisor.
 //
 // AddressSanitizer builds make a copy instead (a fork-like
 // clone(CLONE_VFORK) without CLONE_VM, the child on a copy of our stack):
@@ -311,12 +329,14 @@ int child_main(void* plan) {
 #endif
 #endif
 
-// Per thread, mapped on first use and kept until the thread ends: the
-// child's stack (below it a PROT_NONE guard page) and the page of its
-// ChildReport, in one MAP_SHARED mapping; and /dev/null (every child's stdin,
-// and its stdout/stderr when they are "null"), opened once, close-on-exec.
-// One spawn at a time per thread: the thread is suspended while its child
-// runs here.
+// Per thread, made on first use and kept until the thread ends: the child's
+// stack (below it a PROT_NONE guard page) and the page of its ChildReport, in
+// one MAP_SHARED mapping; and kSlots low descriptor numbers, taken when the
+// descriptor table is still small: slot 0 is /dev/null (every child's stdin,
+// and its stdout/stderr when they are "null"), the others hold a copy of it
+// except while lent to one spawn (lend / take_back) to carry a descriptor the
+// child needs. All close-on-exec. One spawn at a time per thread: the thread
+// is suspended while its child runs here.
 class SpawnArena {
  public:
   SpawnArena() {
@@ -338,13 +358,40 @@ class SpawnArena {
   // The top of the child's stack (it grows down), 16-byte aligned.
   void* stack_top() const { return base_ + size_ - page_; }
   ChildReport* report() const { return reinterpret_cast<ChildReport*>(base_ + size_ - page_); }
-  // The cached /dev/null, opened on first use; -1 with errno when it cannot be.
-  int dev_null() {
-    if (!dev_null_) dev_null_.reset(::open("/dev/null", O_RDWR | O_CLOEXEC));
-    return dev_null_.get();
+  // Opens the slots if they are not yet: false with errno when it cannot.
+  bool open_slots() {
+    if (slots_[0]) return true;
+    UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (!null) return false;
+    std::array<UniqueFd, kSlots> slots;
+    slots[0] = std::move(null);
+    for (std::size_t i = 1; i < kSlots; ++i) {
+      slots[i].reset(::fcntl(slots[0].get(), F_DUPFD_CLOEXEC, 0));
+      if (!slots[i]) return false;
+    }
+    slots_ = std::move(slots);
+    highest_slot_ = 0;
+    for (const UniqueFd& fd : slots_) highest_slot_ = std::max(highest_slot_, fd.get());
+    return true;
+  }
+  // REQUIRES: open_slots() succeeded.
+  int dev_null() const { return slots_[0].get(); }
+  int highest_slot() const { return highest_slot_; }
+  // Puts (a copy of) `fd` into a free slot and returns that slot's number;
+  // -1 with errno when dup3 fails. REQUIRES: at most kSlots - 1 lent at once.
+  int lend(int fd) {
+    const int slot = slots_[++lent_].get();
+    return ::dup3(fd, slot, O_CLOEXEC) < 0 ? -1 : slot;
+  }
+  // Puts /dev/null back into every lent slot (so we hold no extra reference
+  // to what it carried: a log pipe's write end must close with the child).
+  void take_back() {
+    for (; lent_ > 0; --lent_) (void)::dup3(dev_null(), slots_[lent_].get(), O_CLOEXEC);
   }
 
  private:
+  // /dev/null, and stdout, stderr, fd 3, the ready fd.
+  static constexpr std::size_t kSlots = 5;
   // exec_child needs little; the rest covers a lazy PLT binding in the child.
   static constexpr std::size_t kStackSize = 64 * 1024;
   std::size_t round_up(std::size_t n) const { return (n + page_ - 1) / page_ * page_; }
@@ -352,7 +399,9 @@ class SpawnArena {
   std::size_t page_ = 0;
   std::size_t size_ = 0;
   char* base_ = nullptr;
-  UniqueFd dev_null_;
+  std::array<UniqueFd, kSlots> slots_;
+  int highest_slot_ = -1;
+  std::size_t lent_ = 0;
 };
 
 SpawnArena& spawn_arena() {
@@ -366,11 +415,12 @@ pid_t clone_child(ChildPlan& plan, SpawnArena& arena) {
 #ifdef OTPSUP_SPAWN_COPIES_MEMORY
   (void)arena;
   const long child =
-      ::syscall(SYS_clone, CLONE_VFORK | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+      ::syscall(SYS_clone, CLONE_VFORK | CLONE_FILES | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
   if (child == 0) exec_child(plan);
   return static_cast<pid_t>(child);
 #else
-  return ::clone(child_main, arena.stack_top(), CLONE_VM | CLONE_VFORK | SIGCHLD, &plan);
+  return ::clone(child_main, arena.stack_top(), CLONE_VM | CLONE_VFORK | CLONE_FILES | SIGCHLD,
+                 &plan);
 #endif
 }
 
@@ -458,18 +508,30 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
     plan.groups = identity.groups;
   }
   plan.no_new_privs = spec.no_new_privs;
-  plan.uplink_fd = io.fd3;
-  plan.ready_fd = io.ready_fd;
   plan.ready_number = io.ready_fd_number;
 
   SpawnArena& arena = spawn_arena();
   if (!arena) return Status::from_errno("mmap", "(spawn stack)", errno);
+  if (!arena.open_slots()) return Status::from_errno("open", "/dev/null", errno);
+  // The child sees only our descriptors up to the highest slot: whatever it
+  // needs goes into a slot, given back when this returns.
+  struct TakeBack {
+    SpawnArena& arena;
+    ~TakeBack() { arena.take_back(); }
+  } take_back{arena};
+  auto lend = [&](int fd, int* slot) {
+    *slot = fd < 0 ? -1 : arena.lend(fd);
+    return fd < 0 || *slot >= 0;
+  };
+  plan.highest_slot = arena.highest_slot();
   plan.dev_null = arena.dev_null();
-  if (plan.dev_null < 0) return Status::from_errno("open", "/dev/null", errno);
-  // stdout/stderr: the given fd, /dev/null, or -1 (the supervisor's own).
-  auto child_output = [&](int given) { return given == ChildIo::kDevNull ? plan.dev_null : given; };
-  plan.out_fd = child_output(io.out);
-  plan.err_fd = child_output(io.err);
+  // stdout/stderr: a descriptor, /dev/null, or -1 (the supervisor's own).
+  if (!lend(io.out, &plan.out_fd) || !lend(io.err, &plan.err_fd) ||
+      !lend(io.fd3, &plan.uplink_fd) || !lend(io.ready_fd, &plan.ready_fd)) {
+    return Status::from_errno("dup3", "(spawn slot)", errno);
+  }
+  if (io.out == ChildIo::kDevNull) plan.out_fd = plan.dev_null;
+  if (io.err == ChildIo::kDevNull) plan.err_fd = plan.dev_null;
   ChildReport* const report = arena.report();
   *report = ChildReport{};
   plan.report = report;
