@@ -301,7 +301,8 @@ int above_targets(int fd, int highest_target) {
   fail_in_child(report, Stage::exec, errno);
 }
 
-int child_main(void* plan) {
+// The entry of a CLONE_VM child (unused in sanitizer builds: see below).
+[[maybe_unused]] int child_main(void* plan) {
   exec_child(*static_cast<const ChildPlan*>(plan));
 }
 
