@@ -113,6 +113,8 @@ void SupervisorNode::start() {
   reap_more_.data = this;
   uv_timer_init(loop_, &sweep_timer_);
   sweep_timer_.data = this;
+  uv_prepare_init(loop_, &publish_);
+  publish_.data = this;
   handles_open_ = true;
   core_->boot(Clock::now());
   pump();
@@ -131,7 +133,9 @@ void SupervisorNode::close() {
     if (link.uplink) link.uplink->close();
   }
   if (!handles_open_) return;
+  if (uv_is_active(as_handle(&publish_))) publish_state();
   handles_open_ = false;
+  uv_close(as_handle(&publish_), nullptr);
   uv_close(as_handle(&sigchld_), nullptr);
   uv_close(as_handle(&reap_more_), nullptr);
   uv_close(as_handle(&timer_), nullptr);
@@ -270,7 +274,7 @@ void SupervisorNode::pump() {
     for (Action& a : actions) execute(a);
   }
   rearm_uv_timer();
-  publish_state();
+  publish_state_soon();
 }
 
 void SupervisorNode::execute(Action& action) {
@@ -651,6 +655,15 @@ void SupervisorNode::rearm_uv_timer() {
 // Tells the root's mirror what it cannot learn from records: pause state and
 // the restart-intensity window (steady-clock times, which every process on
 // the machine shares).
+void SupervisorNode::publish_state_soon() {
+  if (!handles_open_) return publish_state();
+  if (uv_is_active(as_handle(&publish_))) return;
+  uv_prepare_start(&publish_, [](uv_prepare_t* h) {
+    uv_prepare_stop(h);
+    static_cast<SupervisorNode*>(h->data)->publish_state();
+  });
+}
+
 void SupervisorNode::publish_state() {
   if (!out_.state) return;
   nlohmann::json times = nlohmann::json::array();

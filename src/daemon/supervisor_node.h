@@ -114,6 +114,10 @@ class SupervisorNode {
   void cancel_timer(TimerId id);
   void rearm_uv_timer();
   void publish_state();
+  // publish_state() once, just before the loop waits for events again: a
+  // burst of exits and restarts (one pump each) publishes once per turn,
+  // not once per child.
+  void publish_state_soon();
   // Readiness: the child (our pid) a notify sender belongs to, or 0.
   int child_of_sender(int sender) const;
   Status prepare_readiness(const ChildSpec& spec, ChildSpec* env_spec, ChildIo* io,
@@ -138,6 +142,7 @@ class SupervisorNode {
   uv_signal_t sigchld_{};
   uv_idle_t reap_more_{};     // active only while exits are left to reap
   uv_timer_t sweep_timer_{};  // a deferred orphan sweep, see sweep_orphans_soon()
+  uv_prepare_t publish_{};    // active only while a publish_state_soon() is due
   TimePoint next_sweep_{};
   uv_timer_t timer_{};
   bool handles_open_ = false;
