@@ -463,7 +463,7 @@ std::string failed_call(Stage stage, const ChildReport& failure, const ChildSpec
 
 Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* pid,
                     const ChildIo& io) {
-  // Names are resolved here, before fork: NSS lookups are not for the child.
+  // Names are resolved here, before clone: NSS lookups are not for the child.
   Credentials identity;
   const bool has_identity = spec.user || spec.group;
   if (has_identity) {
@@ -545,6 +545,7 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   const pid_t child = clone_child(plan, arena);
   const int clone_errno = errno;
   ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  // "fork": the message of old, for what is still a failed fork.
   if (child < 0) return Status::from_errno("fork", executable, clone_errno);
 
   // Written by the child, which the compiler does not see run.
