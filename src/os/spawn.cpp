@@ -195,7 +195,8 @@ int above_targets(int fd, int highest_target) {
 
 // Runs in the child. Async-signal-safe calls only (and raw system calls
 // where glibc's wrapper is not safe in a child sharing our memory), in
-// DESIGN §1's order: signals, setsid, descriptors, chdir, umask, setrlimit,
+// DESIGN §1's order: signals, its own descriptor table, setsid,
+// descriptors, chdir, umask, setrlimit,
 // nice, setgroups -> setgid -> setuid, no_new_privs, and PDEATHSIG last (a
 // credential change clears it), then the getppid() check.
 //
