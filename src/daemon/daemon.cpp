@@ -115,11 +115,15 @@ DaemonExit Daemon::run() {
       SIGHUP);
   // main blocked them until now (a pid 1 would have dropped them).
   unblock_daemon_signals();
-  // Group commit: whatever a loop iteration appended is synced once.
-  uv_check_init(&loop_, &sync_check_);
-  sync_check_.data = this;
-  uv_check_start(&sync_check_,
-                 [](uv_check_t* h) { static_cast<Daemon*>(h->data)->sync_history_soon(); });
+  // Group commit: whatever a loop iteration appended is synced once, just
+  // before the loop waits for events again (see sync_history_soon). Not in a
+  // uv_check: records appended by idle callbacks, as a reap's and its
+  // restarts' are, would then stay unsynced until the next event, and that
+  // event's check would pay for them before it reaps.
+  uv_prepare_init(&loop_, &sync_before_poll_);
+  sync_before_poll_.data = this;
+  uv_prepare_start(&sync_before_poll_,
+                   [](uv_prepare_t* h) { static_cast<Daemon*>(h->data)->sync_history_soon(); });
   uv_timer_init(&loop_, &sync_timer_);
   sync_timer_.data = this;
 
@@ -383,7 +387,7 @@ void Daemon::finish(const ExitAction& e) {
   uv_close(as_handle(&sigterm_), nullptr);
   uv_close(as_handle(&sigint_), nullptr);
   uv_close(as_handle(&sighup_), nullptr);
-  uv_close(as_handle(&sync_check_), nullptr);
+  uv_close(as_handle(&sync_before_poll_), nullptr);
   uv_close(as_handle(&sync_timer_), nullptr);
 }
 

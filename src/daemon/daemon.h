@@ -155,7 +155,7 @@ class Daemon {
   DaemonOptions options_;
   uv_loop_t loop_{};
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
-  uv_check_t sync_check_{};
+  uv_prepare_t sync_before_poll_{};
   uv_timer_t sync_timer_{};  // a deferred group commit, see sync_history_soon()
   TimePoint last_sync_{};
   UniqueFd state_lock_;

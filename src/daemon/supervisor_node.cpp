@@ -118,8 +118,8 @@ void SupervisorNode::start() {
   reap_more_.data = this;
   uv_timer_init(loop_, &sweep_timer_);
   sweep_timer_.data = this;
-  uv_idle_init(loop_, &publish_soon_);
-  publish_soon_.data = this;
+  uv_prepare_init(loop_, &publish_);
+  publish_.data = this;
   handles_open_ = true;
   core_->boot(Clock::now());
   pump();
@@ -138,12 +138,13 @@ void SupervisorNode::close() {
     if (link.uplink) link.uplink->close();
   }
   if (!handles_open_) return;
+  if (uv_is_active(as_handle(&publish_))) publish_state();
   handles_open_ = false;
+  uv_close(as_handle(&publish_), nullptr);
   uv_close(as_handle(&sigchld_), nullptr);
   uv_close(as_handle(&reap_more_), nullptr);
   uv_close(as_handle(&timer_), nullptr);
   uv_close(as_handle(&sweep_timer_), nullptr);
-  uv_close(as_handle(&publish_soon_), nullptr);
 }
 
 // ------------------------------------------------------------- reaping --
@@ -721,23 +722,22 @@ void SupervisorNode::rearm_uv_timer() {
       static_cast<std::uint64_t>(ms < 0 ? 0 : ms), 0);
 }
 
-// Once per turn of the loop at most: the state holds the whole intensity
-// window, which a storm of N restarts grows to N, so one message per event
-// would cost O(N^2) to build, compare and apply.
+// Once per turn of the loop at most, just before the loop waits for events
+// again: the state holds the whole intensity window, which a storm of N
+// restarts grows to N, so one message per event would cost O(N^2) to build,
+// compare and apply.
 void SupervisorNode::publish_state_soon() {
   if (!handles_open_) return publish_state();
-  uv_idle_start(&publish_soon_, [](uv_idle_t* h) {
-    auto* self = static_cast<SupervisorNode*>(h->data);
-    uv_idle_stop(&self->publish_soon_);
-    self->publish_state();
-  });
+  if (uv_is_active(as_handle(&publish_))) return;
+  uv_prepare_start(&publish_,
+                   [](uv_prepare_t* h) { static_cast<SupervisorNode*>(h->data)->publish_state(); });
 }
 
 // Tells the root's mirror what it cannot learn from records: pause state and
 // the restart-intensity window (steady-clock times, which every process on
-// the machine shares).
+// the machine shares). Settles a publish_state_soon() that is due.
 void SupervisorNode::publish_state() {
-  if (handles_open_) uv_idle_stop(&publish_soon_);
+  if (handles_open_) uv_prepare_stop(&publish_);
   if (!out_.state) return;
   nlohmann::json times = nlohmann::json::array();
   for (TimePoint t : core_->intensity_window()) {

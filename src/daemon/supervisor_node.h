@@ -119,6 +119,9 @@ class SupervisorNode {
   void cancel_timer(TimerId id);
   void rearm_uv_timer();
   void publish_state();
+  // publish_state() once, just before the loop waits for events again: a
+  // burst of exits and restarts (one pump each) publishes once per turn,
+  // not once per child.
   void publish_state_soon();
   // Readiness: the child (our pid) a notify sender belongs to, or 0.
   int child_of_sender(int sender) const;
@@ -144,8 +147,8 @@ class SupervisorNode {
   uv_signal_t sigchld_{};
   uv_idle_t reap_more_{};     // active only while exits are left to reap
   uv_timer_t sweep_timer_{};  // a deferred sweep, see sweep_soon()
+  uv_prepare_t publish_{};    // active only while a publish_state_soon() is due
   TimePoint next_sweep_{};
-  uv_idle_t publish_soon_{};  // active while a state message is owed
   // Reaping (see reap()): pids this supervisor stopped or SIGKILLed, reaped
   // by pid; SIGCHLDs caught since the last reap; a waitpid(-1) scan cut
   // short (scan_due_) or owed to the next sweep (rescan_due_).

@@ -1,8 +1,10 @@
 // Credentials, limits and the orphan sweep, on real processes
 // (os/credentials.h, os/spawn.h, os/child_sweep.h).
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,10 +13,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "os/child_sweep.h"
 #include "os/credentials.h"
 #include "os/spawn.h"
+#include "otpsup/unique_fd.h"
 
 namespace {
 
@@ -113,6 +117,68 @@ TEST_CASE("ALimitThatCannotBeSetIsAStartErrorAndLeavesNoChild") {
   errno = 0;
   CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
   CHECK(errno == ECHILD);
+}
+
+TEST_CASE("AnExecErrorIsAStartErrorWithItsMessageAndLeavesNoChild") {
+  ChildSpec spec = sleeper();
+  spec.command = {"/nonexistent/otpsup-x"};
+  spec.executable = "/nonexistent/otpsup-x";
+  int pid = 0;
+  CHECK(spawn_worker(spec, "root/x", &pid).message() ==
+        "exec: /nonexistent/otpsup-x: No such file or directory");
+  CHECK(pid == 0);
+  errno = 0;
+  CHECK(::waitpid(-1, nullptr, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
+}
+
+TEST_CASE("AChildHoldsOnlyTheDescriptorsItIsGivenWhateverTheSupervisorHolds") {
+  // Many descriptors in the supervisor, some lower than the ones passed.
+  std::vector<UniqueFd> held;
+  for (int i = 0; i < 200; ++i) held.emplace_back(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  int out[2];
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  UniqueFd out_read(out[0]), out_write(out[1]);
+  int pair[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0);
+  UniqueFd ours(pair[0]), theirs(pair[1]);
+  int ready[2];
+  REQUIRE(::pipe2(ready, O_CLOEXEC) == 0);
+  UniqueFd ready_read(ready[0]), ready_write(ready[1]);
+  held.resize(100);  // frees numbers below the ones just made
+
+  ChildSpec spec;
+  spec.id = "lister";
+  // The shell's own descriptors, one per line, then its stdin's target.
+  spec.command = {"/bin/sh", "-c", "ls /proc/$$/fd; readlink /proc/$$/fd/0"};
+  ChildIo io;
+  io.out = out_write.get();
+  io.err = ChildIo::kDevNull;
+  io.fd3 = theirs.get();
+  io.ready_fd = ready_write.get();
+  io.ready_fd_number = 7;
+  int pid = 0;
+  Status s = spawn_worker(spec, "root/lister", &pid, io);
+  REQUIRE_MESSAGE(s.ok(), s.message());
+  out_write.reset();
+  ready_write.reset();
+  int status;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);  // its few lines fit in the pipe
+  CHECK(WIFEXITED(status));
+  // Non-blocking: a copy of a write end left with us (a slot not taken back)
+  // would show as EAGAIN instead of EOF.
+  REQUIRE(::fcntl(out_read.get(), F_SETFL, O_NONBLOCK) == 0);
+  REQUIRE(::fcntl(ready_read.get(), F_SETFL, O_NONBLOCK) == 0);
+  std::string text;
+  char buffer[256];
+  ssize_t n;
+  while ((n = ::read(out_read.get(), buffer, sizeof buffer)) > 0) {
+    text.append(buffer, static_cast<std::size_t>(n));
+  }
+  CHECK(n == 0);
+  CHECK(text == "0\n1\n2\n3\n7\n/dev/null\n");
+  char byte;
+  CHECK(::read(ready_read.get(), &byte, 1) == 0);  // the child's copy closed too
 }
 
 TEST_CASE("AnUnknownUserFailsBeforeFork") {
