@@ -74,7 +74,7 @@ struct Supervisor::Deferred {
   int pid = 0;  // exit: the pid that exited (stale if the child was restarted since)
   ExitStatus status;
   Command command;
-  TimerId timer = 0;  // delayed_restart: the timer that fired
+  TimerId timer = 0;   // delayed_restart: the timer that fired
   std::string reason;  // exit: why it died when not just its status ("watchdog timeout")
 };
 
@@ -83,12 +83,16 @@ Supervisor::Supervisor(SupervisorSpec spec)
   jitter_ = [rng = std::minstd_rand(1)]() mutable {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   };
-  for (const ChildSpec& cs : spec_.children) {
+  // Each spec moves into its Child: one copy per child, not two.
+  children_.reserve(spec_.children.size());
+  by_id_.reserve(spec_.children.size());
+  for (ChildSpec& cs : spec_.children) {
     auto child = std::make_unique<Child>();
-    child->spec = cs;
-    by_id_[cs.id] = child.get();
+    child->spec = std::move(cs);
+    by_id_[child->spec.id] = child.get();
     children_.push_back(std::move(child));
   }
+  spec_.children = {};
 }
 
 Supervisor::~Supervisor() = default;
@@ -965,7 +969,7 @@ void Supervisor::reconfigure(const Command& cmd) {
         c.spec = *w->second;
         continue;
       }
-      c.pending_spec = *w->second;  // used at its next start
+      c.pending_spec = std::make_unique<ChildSpec>(*w->second);  // used at its next start
       if (c.state != ChildState::down) {
         op->to_stop.push_back(c.spec.id);
         op->to_start.push_back(c.spec.id);  // re-ordered below
@@ -1006,7 +1010,6 @@ void Supervisor::reconfigure(const Command& cmd) {
     spec_.period = next.period;
     intensity_.reset_limits(next.intensity, next.period);
   }
-  spec_.children = next.children;
   begin_operation(std::move(op));
 }
 
