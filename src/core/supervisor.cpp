@@ -92,7 +92,7 @@ Supervisor::Supervisor(SupervisorSpec spec)
     by_id_[child->spec.id] = child.get();
     children_.push_back(std::move(child));
   }
-  spec_.children = {};
+  std::vector<ChildSpec>().swap(spec_.children);  // (clear() would keep the capacity)
 }
 
 Supervisor::~Supervisor() = default;

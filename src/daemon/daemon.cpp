@@ -48,7 +48,7 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   out.trace = [this](const std::string& path, const nlohmann::json& e) { on_trace(path, e); };
   // The daemon looks templates up in `supervisors`, never in child_specs: a
   // copy of every worker's spec it would keep for nothing.
-  options_.config.child_specs = {};
+  options_.config.child_specs.clear();
   // The root's own spec is not part of its library (SupervisorNode drops it):
   // not copying it saves a copy of every top-level child spec.
   SpecLibrary below_root;
