@@ -74,7 +74,7 @@ struct Supervisor::Deferred {
   int pid = 0;  // exit: the pid that exited (stale if the child was restarted since)
   ExitStatus status;
   Command command;
-  TimerId timer = 0;   // delayed_restart: the timer that fired
+  TimerId timer = 0;  // delayed_restart: the timer that fired
   std::string reason;  // exit: why it died when not just its status ("watchdog timeout")
 };
 
