@@ -165,14 +165,16 @@ struct Child {
   bool stopped_by_pause = false;   // `pause --stop`: started again by resume
   bool died_while_paused = false;  // policy deferred to resume
   bool added = false;              // added at run time (`add`): `remove` stops and deletes it
-  std::optional<ChildSpec> pending_spec;  // reload: the spec it restarts with
+  // reload: the spec it restarts with. On the heap, so a child without one
+  // (nearly all) does not carry a second ChildSpec.
+  std::unique_ptr<ChildSpec> pending_spec;
   std::optional<TimerId> kill_timer;
   bool frozen = false;  // `freeze` sent SIGSTOP; cleared by thaw or its exit
   // restart_delay: a restart is scheduled (the child is down, "restarting").
   std::optional<TimerId> restart_timer;
   TimePoint restart_at{};
-  std::string restart_reason;  // why it is restarted, for the "restarted" record
-  int backoff_level = 0;       // k in restart_delay * 2^k
+  std::string restart_reason;             // why it is restarted, for the "restarted" record
+  int backoff_level = 0;                  // k in restart_delay * 2^k
   std::optional<TimerId> start_timer;     // readiness deadline (start_timeout)
   std::optional<TimerId> watchdog_timer;  // WATCHDOG=1 deadline
   bool start_timed_out = false;           // killed for not being ready in time
@@ -221,6 +223,8 @@ class Supervisor {
   void set_jitter_source(JitterSource source) { jitter_ = std::move(source); }
 
   // ---- Queries ----
+  // The supervisor's policy. Its `children` are not kept here (each spec
+  // lives once, in its Child: see children()), so spec().children is empty.
   const SupervisorSpec& spec() const { return spec_; }
   const std::vector<std::unique_ptr<Child>>& children() const { return children_; }
   const Child* find(const std::string& id) const;

@@ -84,12 +84,16 @@ Supervisor::Supervisor(SupervisorSpec spec)
   jitter_ = [rng = std::minstd_rand(1)]() mutable {
     return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
   };
-  for (const ChildSpec& cs : spec_.children) {
+  // Each spec moves into its Child: one copy per child, not two.
+  children_.reserve(spec_.children.size());
+  by_id_.reserve(spec_.children.size());
+  for (ChildSpec& cs : spec_.children) {
     auto child = std::make_unique<Child>();
-    child->spec = cs;
-    by_id_[cs.id] = child.get();
+    child->spec = std::move(cs);
+    by_id_[child->spec.id] = child.get();
     children_.push_back(std::move(child));
   }
+  std::vector<ChildSpec>().swap(spec_.children);  // (clear() would keep the capacity)
 }
 
 Supervisor::~Supervisor() = default;
@@ -962,7 +966,7 @@ void Supervisor::reconfigure(const Command& cmd) {
         c.spec = *w->second;
         continue;
       }
-      c.pending_spec = *w->second;  // used at its next start
+      c.pending_spec = std::make_unique<ChildSpec>(*w->second);  // used at its next start
       if (c.state != ChildState::down) {
         op->to_stop.push_back(c.spec.id);
         op->to_start.push_back(c.spec.id);  // re-ordered below
@@ -1006,7 +1010,6 @@ void Supervisor::reconfigure(const Command& cmd) {
     spec_.period = next.period;
     intensity_.reset_limits(next.intensity, next.period);
   }
-  spec_.children = next.children;
   begin_operation(std::move(op));
 }
 

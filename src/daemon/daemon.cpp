@@ -11,6 +11,7 @@
 
 #include "os/pid_namespace.h"
 #include "os/private_dirs.h"
+#include "os/release_memory.h"
 
 namespace otpsup {
 
@@ -49,9 +50,18 @@ Daemon::Daemon(DaemonOptions options) : options_(std::move(options)) {
   out.exited = [this](const ExitAction& e) { finish(e); };
   out.orphan_reaped = [this](int pid, const std::string& reason) { on_orphan(pid, reason); };
   out.trace = [this](const std::string& path, const nlohmann::json& e) { on_trace(path, e); };
+  // The daemon looks templates up in `supervisors`, never in child_specs: a
+  // copy of every worker's spec it would keep for nothing.
+  options_.config.child_specs.clear();
+  // The root's own spec is not part of its library (SupervisorNode drops it):
+  // not copying it saves a copy of every top-level child spec.
+  SpecLibrary below_root;
+  for (const auto& [name, spec] : options_.config.supervisors) {
+    if (name != options_.config.root().name) below_root.emplace(name, spec);
+  }
   root_ = std::make_unique<SupervisorNode>(&loop_, "root", options_.config.root(),
-                                           options_.config.supervisors, options_.self_exe,
-                                           log_settings(), std::move(out));
+                                           std::move(below_root), options_.self_exe, log_settings(),
+                                           std::move(out));
 }
 
 OutputLogSettings Daemon::log_settings() const {
@@ -218,6 +228,9 @@ void Daemon::begin_shutdown(const std::string& why) {
 void Daemon::on_booted() {
   options_.notifier.notify("READY=1\nSTATUS=supervising the tree of " + options_.config.source);
   write_ready("ok\n");
+  // What the config load and the starts allocated and freed stays resident
+  // until it is given back.
+  release_free_memory();
 }
 
 void Daemon::on_record(nlohmann::ordered_json fields) {

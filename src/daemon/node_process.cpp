@@ -10,6 +10,7 @@
 #include "daemon/line_channel.h"
 #include "daemon/supervisor_node.h"
 #include "os/child_sweep.h"
+#include "os/release_memory.h"
 #include "otpsup/spec_json.h"
 
 namespace otpsup {
@@ -83,6 +84,10 @@ int run_node_process(const std::string& self_exe) {
     node_warn("node", std::string("bad init message: ") + e.what());
     return 2;
   }
+  // Parsed: the message (the whole library as text and as JSON) is not kept
+  // for the life of the node.
+  init = nlohmann::json();
+  std::string().swap(line);
 
   ::signal(SIGPIPE, SIG_IGN);
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -114,7 +119,10 @@ int run_node_process(const std::string& self_exe) {
     send_up({{"t", "reply"}, {"token", t}, {"reply", r}});
   };
   out.state = [&](nlohmann::json s) { send_up({{"t", "state"}, {"s", s}}); };
-  out.booted = [&] { send_up({{"t", "booted"}}); };
+  out.booted = [&] {
+    send_up({{"t", "booted"}});
+    release_free_memory();  // the init message and the starts' temporaries
+  };
   out.trace = [&](const std::string& child_path, const nlohmann::json& entry) {
     send_up({{"t", "trace"}, {"path", child_path}, {"e", entry}});
   };

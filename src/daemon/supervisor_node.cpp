@@ -73,6 +73,7 @@ SupervisorNode::SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec
       log_settings_(std::move(logs)),
       out_(std::move(output)),
       core_(std::make_unique<Supervisor>(std::move(spec))) {
+  forget_own_spec();
   channels_ = std::make_unique<WorkerChannels>(
       loop_, path_,
       [this](CommandToken token, nlohmann::json reply) {
@@ -613,6 +614,7 @@ void SupervisorNode::route(const nlohmann::json& command) {
         // Specs added at run time (sandboxes) are kept.
         if (command.contains("library")) {
           for (auto& [name, spec] : library_from_json(command["library"])) library_[name] = spec;
+          forget_own_spec();
         }
       }
     } catch (const std::exception& e) {
@@ -678,6 +680,13 @@ bool SupervisorNode::route_message(const nlohmann::json& command) {
     channels_->call(token, child, name, args, Duration{command.value("timeout_ms", 5000)});
   }
   return true;
+}
+
+// No supervisor is ever started below itself (the config rejects cycles), so
+// its own spec in the library is never read: the root's would be a copy of
+// every top-level child spec.
+void SupervisorNode::forget_own_spec() {
+  library_.erase(core_->spec().name);
 }
 
 // --------------------------------------------------------------- timers --

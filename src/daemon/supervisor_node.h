@@ -66,7 +66,8 @@ class SupervisorNode {
     std::function<void(const std::string& path, const nlohmann::json& entry)> trace;
   };
 
-  // REQUIRES: every supervisor child of `spec` (and below) is in `library`.
+  // REQUIRES: every supervisor child of `spec` (and below) is in `library`
+  // (which need not hold `spec` itself: it is dropped from it).
   // `logs`: where workers' output goes; passed on to the nodes below.
   SupervisorNode(uv_loop_t* loop, std::string path, SupervisorSpec spec, SpecLibrary library,
                  std::string self_exe, OutputLogSettings logs, Output output);
@@ -123,6 +124,7 @@ class SupervisorNode {
   // burst of exits and restarts (one pump each) publishes once per turn,
   // not once per child.
   void publish_state_soon();
+  void forget_own_spec();
   // Readiness: the child (our pid) a notify sender belongs to, or 0.
   int child_of_sender(int sender) const;
   Status prepare_readiness(const ChildSpec& spec, ChildSpec* env_spec, ChildIo* io,
