@@ -43,18 +43,53 @@ bool bool_member(const json& object, const char* key) {
   return found != object.end() && found->is_boolean() && found->get<bool>();
 }
 
+// The members of a protocol Node, in the order the daemon sends them
+// (nlohmann::json's sorted keys); last_exit and restart are not shown.
+enum class Field : std::uint8_t {
+  added,
+  children,
+  frozen,
+  intensity,
+  kind,
+  last_exit,
+  name,
+  path,
+  paused,
+  period_ms,
+  pid,
+  restart,
+  restart_in_ms,
+  restarts,
+  restarts_in_period,
+  state,
+  status_text,
+  strategy,
+  uptime_ms,
+};
+constexpr std::array<std::string_view, 19> kFieldNames = {
+    "added",     "children",    "frozen",        "intensity", "kind",
+    "last_exit", "name",        "path",          "paused",    "period_ms",
+    "pid",       "restart",     "restart_in_ms", "restarts",  "restarts_in_period",
+    "state",     "status_text", "strategy",      "uptime_ms"};
+
+const char* field_name(Field field) {
+  return kFieldNames[static_cast<std::size_t>(field)].data();
+}
+
 // Read access to one protocol Node, over an nlohmann tree.
 class TreeNode {
  public:
   explicit TreeNode(const json& node) : node_(node) {}
   bool is_object() const { return node_.is_object(); }
-  std::string_view string(const char* key) const {
-    auto found = node_.find(key);
+  std::string_view string(Field field) const {
+    auto found = node_.find(field_name(field));
     if (found == node_.end() || !found->is_string()) return {};
     return found->get_ref<const std::string&>();
   }
-  std::optional<std::uint64_t> count(const char* key) const { return count_member(node_, key); }
-  bool flag(const char* key) const { return bool_member(node_, key); }
+  std::optional<std::uint64_t> count(Field field) const {
+    return count_member(node_, field_name(field));
+  }
+  bool flag(Field field) const { return bool_member(node_, field_name(field)); }
   template <typename Visit>
   void for_each_child(Visit&& visit) const {
     auto children = node_.find("children");
@@ -66,26 +101,43 @@ class TreeNode {
   const json& node_;
 };
 
-// The same over a JsonDocument (no tree built: `status` of thousands of nodes).
+// The same over a JsonDocument (no tree built: `status` of thousands of
+// nodes). The members are looked up in one pass over the object.
 class DocumentNode {
  public:
-  DocumentNode(const JsonDocument& doc, const JsonValue& node) : doc_(doc), node_(node) {}
+  DocumentNode(const JsonDocument& doc, const JsonValue& node) : doc_(doc), node_(node) {
+    if (node.type != JsonType::object) return;
+    // Members come in kFieldNames' order: each search starts after the last
+    // match, so a Node costs about one comparison per member. Several of one
+    // name: the last counts, as in nlohmann's objects.
+    std::size_t cursor = 0;
+    for (const JsonValue* m = doc.first(node); m != nullptr; m = doc.next(*m)) {
+      for (std::size_t k = 0; k < kFieldNames.size(); ++k) {
+        const std::size_t i = (cursor + k) % kFieldNames.size();
+        if (m->key == kFieldNames[i]) {
+          fields_[i] = m;
+          cursor = i + 1;
+          break;
+        }
+      }
+    }
+  }
   bool is_object() const { return node_.type == JsonType::object; }
-  std::string_view string(const char* key) const {
-    const JsonValue* found = doc_.find(node_, key);
+  std::string_view string(Field field) const {
+    const JsonValue* found = get(field);
     return found != nullptr && found->type == JsonType::string ? found->text : std::string_view();
   }
-  std::optional<std::uint64_t> count(const char* key) const {
-    const JsonValue* found = doc_.find(node_, key);
+  std::optional<std::uint64_t> count(Field field) const {
+    const JsonValue* found = get(field);
     return found != nullptr ? JsonDocument::count(*found) : std::nullopt;
   }
-  bool flag(const char* key) const {
-    const JsonValue* found = doc_.find(node_, key);
+  bool flag(Field field) const {
+    const JsonValue* found = get(field);
     return found != nullptr && found->type == JsonType::boolean && found->text == "true";
   }
   template <typename Visit>
   void for_each_child(Visit&& visit) const {
-    const JsonValue* children = doc_.find(node_, "children");
+    const JsonValue* children = get(Field::children);
     if (children == nullptr || children->type != JsonType::array) return;
     for (const JsonValue* c = doc_.first(*children); c != nullptr; c = doc_.next(*c)) {
       visit(DocumentNode(doc_, *c));
@@ -93,8 +145,11 @@ class DocumentNode {
   }
 
  private:
+  const JsonValue* get(Field field) const { return fields_[static_cast<std::size_t>(field)]; }
+
   const JsonDocument& doc_;
   const JsonValue& node_;
+  std::array<const JsonValue*, kFieldNames.size()> fields_{};
 };
 
 void append_number(std::uint64_t value, std::string* out) {
@@ -194,16 +249,16 @@ void collect_rows(const Node& node, int depth, StatusTable* table) {
   std::string& cell = table->text();
 
   cell.append(static_cast<std::size_t>(depth) * 2, ' ');
-  std::string_view label = depth == 0 ? node.string("path") : std::string_view();
-  if (label.empty()) label = node.string("name");
+  std::string_view label = depth == 0 ? node.string(Field::path) : std::string_view();
+  if (label.empty()) label = node.string(Field::name);
   cell.append(label.empty() ? std::string_view("?") : label);
-  if (node.flag("added")) cell.append(" (added)");
+  if (node.flag(Field::added)) cell.append(" (added)");
   table->end_cell();
 
-  std::string_view state = node.string("state");
-  if (state == "running" && node.flag("frozen")) state = "frozen";
+  std::string_view state = node.string(Field::state);
+  if (state == "running" && node.flag(Field::frozen)) state = "frozen";
   cell.append(state.empty() ? std::string_view("?") : state);
-  if (auto in_ms = node.count("restart_in_ms"); state == "restarting" && in_ms) {
+  if (auto in_ms = node.count(Field::restart_in_ms); state == "restarting" && in_ms) {
     // "restarting in 1.6s": tenths of a second, rounded up so 0.0s never shows early.
     const std::uint64_t tenths = (*in_ms + 99) / 100;
     cell.append(" in ");
@@ -214,7 +269,7 @@ void collect_rows(const Node& node, int depth, StatusTable* table) {
   }
   table->end_cell();
 
-  auto pid = node.count("pid");
+  auto pid = node.count(Field::pid);
   const bool has_process = pid && *pid != 0;
   cell.append("pid ");
   if (has_process) {
@@ -223,7 +278,7 @@ void collect_rows(const Node& node, int depth, StatusTable* table) {
     cell.push_back('-');
   }
   table->end_cell();
-  auto uptime = node.count("uptime_ms");
+  auto uptime = node.count(Field::uptime_ms);
   cell.append("up ");
   if (has_process && uptime) {
     append_uptime(*uptime, &cell);
@@ -232,16 +287,16 @@ void collect_rows(const Node& node, int depth, StatusTable* table) {
   }
   table->end_cell();
   cell.append("restarts ");
-  append_number(node.count("restarts").value_or(0), &cell);
+  append_number(node.count(Field::restarts).value_or(0), &cell);
   table->end_cell();
 
-  if (node.string("kind") == "supervisor") {
-    std::string_view strategy = node.string("strategy");
+  if (node.string(Field::kind) == "supervisor") {
+    std::string_view strategy = node.string(Field::strategy);
     cell.append(strategy.empty() ? std::string_view("?") : strategy);
     table->end_cell();
-    auto intensity = node.count("intensity");
-    auto period_ms = node.count("period_ms");
-    auto in_period = node.count("restarts_in_period");
+    auto intensity = node.count(Field::intensity);
+    auto period_ms = node.count(Field::period_ms);
+    auto in_period = node.count(Field::restarts_in_period);
     if (intensity && period_ms) {
       cell.append("intensity ");
       append_number(in_period.value_or(0), &cell);
@@ -251,11 +306,11 @@ void collect_rows(const Node& node, int depth, StatusTable* table) {
       cell.append(format_duration(Duration(static_cast<Duration::rep>(*period_ms))));
     }
     table->end_cell();
-    if (node.flag("paused")) {
+    if (node.flag(Field::paused)) {
       cell.append("PAUSED");
       table->end_cell();
     }
-  } else if (std::string_view text = node.string("status_text"); !text.empty()) {
+  } else if (std::string_view text = node.string(Field::status_text); !text.empty()) {
     // The worker's STATUS= (sd_notify), with control characters made harmless.
     cell.push_back('"');
     for (char ch : text) {

@@ -148,6 +148,11 @@ void append_json_string(std::string_view text, std::string* out) {
 
 void append_status_json(const TreeMirror& mirror, const std::string& path, TimePoint now,
                         const StatusJsonOptions& options, std::string* out) {
+  // About 150 bytes per worker: room for the top node's children at once
+  // (a flat tree of thousands), growth for deeper ones.
+  if (const MirrorNode* top = mirror.find(path); top != nullptr) {
+    out->reserve(out->size() + (top->children.size() + 1) * 160);
+  }
   std::string scratch = path;
   StatusWriter(mirror, now, options, out).node(&scratch, true);
 }
