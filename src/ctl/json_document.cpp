@@ -1,5 +1,6 @@
 #include "ctl/json_document.h"
 
+#include <array>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -7,6 +8,17 @@ namespace otpsup::ctl {
 
 // Recursive descent over the text; values are appended to values_ in
 // document order (a container before its elements).
+namespace {
+
+// Bytes a string may hold as they are: printable ASCII but '"' and '\\'.
+constexpr std::array<bool, 256> kPlainStringByte = [] {
+  std::array<bool, 256> plain{};
+  for (int c = 0x20; c < 0x80; ++c) plain[static_cast<std::size_t>(c)] = c != '"' && c != '\\';
+  return plain;
+}();
+
+}  // namespace
+
 class JsonDocument::Parser {
  public:
   explicit Parser(JsonDocument& doc)
@@ -242,6 +254,7 @@ class JsonDocument::Parser {
     std::string* decoded = nullptr;
     const char* copied = start;  // text before this is in *decoded already
     for (;;) {
+      while (p_ != end_ && kPlainStringByte[static_cast<unsigned char>(*p_)]) ++p_;
       if (p_ == end_) return false;
       const auto c = static_cast<unsigned char>(*p_);
       if (c == '"') break;
