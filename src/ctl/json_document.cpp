@@ -32,8 +32,9 @@ class JsonDocument::Parser {
   }
 
  private:
-  // Deeper documents are left to nlohmann (no status tree comes close).
-  static constexpr int kMaxDepth = 512;
+  // Nesting deeper than this is refused rather than overflow the stack (a
+  // status tree has two levels per supervisor: thousands of them fit).
+  static constexpr int kMaxDepth = 10000;
 
   void skip_space() {
     while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;

@@ -4,8 +4,8 @@
 //
 // Strings without escapes point into the text; others are decoded once into
 // storage the document owns. Accepts exactly RFC 8259 JSON (UTF-8 checked as
-// nlohmann does); parse() returns false on anything else, and the caller may
-// fall back to nlohmann. A document is neither copyable nor movable: its
+// nlohmann does), nested at most 10,000 deep; parse() returns false on
+// anything else. A document is neither copyable nor movable: its
 // values point into it.
 #pragma once
 

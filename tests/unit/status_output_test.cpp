@@ -171,6 +171,14 @@ TEST_CASE("JsonDocumentReadsAndPrintsAsNlohmannOrderedJson") {
   }
 }
 
+TEST_CASE("JsonDocumentReadsDeepNesting") {
+  // A status tree has two levels per supervisor.
+  const std::string text = std::string(3000, '[') + "{}" + std::string(3000, ']');
+  ctl::JsonDocument doc;
+  REQUIRE(doc.parse(text));
+  CHECK(doc.dump(doc.root(), -1) == text);
+}
+
 TEST_CASE("JsonDocumentRefusesWhatNlohmannRefuses") {
   const std::vector<std::string> bad = {"",
                                         " ",
