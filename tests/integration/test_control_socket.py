@@ -96,9 +96,9 @@ class ControlSocket(DaemonTestCase):
         self.assertIn("cannot connect", p.stderr)
 
     def test_status_of_many_children_shows_every_child(self):
-        # Long names: ~280 KiB of reply from 600 children, more than one
+        # Long names: ~280 KiB of reply from 300 children, more than one
         # socket buffer and more than one client read.
-        names = [f"worker_{i:03d}_" + "with_a_long_name_" * 10 for i in range(600)]
+        names = [f"worker_{i:03d}_" + "with_a_long_name_" * 23 for i in range(300)]
         quiet = 'stdout = "null"\nstderr = "null"'
         d = self.daemon(flat_config(intensity=1000, workers=[
             (n, ["/bin/sleep", "1000"], quiet) for n in names]))
