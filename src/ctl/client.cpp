@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -15,6 +16,8 @@ namespace {
 // A reply longer than this is treated as a broken connection (a status tree
 // of thousands of nodes is a few MiB; this is only a guard against garbage).
 constexpr std::size_t kMaxReplyBytes = 64 * 1024 * 1024;
+// The least read(2) asks for; a reply already larger asks for as much again.
+constexpr std::size_t kReadChunk = 256 * 1024;
 
 // InterruptScope state. The handler only records.
 volatile sig_atomic_t g_interrupted = 0;
@@ -123,12 +126,21 @@ Status Client::send(nlohmann::ordered_json request, std::uint64_t* id) {
 
 Status Client::read_line(Deadline deadline, std::string* line, Incoming::Kind* kind) {
   for (;;) {
-    if (auto newline = buffer_.find('\n'); newline != std::string::npos) {
-      line->assign(buffer_, 0, newline);
-      buffer_.erase(0, newline + 1);
+    if (auto newline = buffer_.find('\n', scanned_); newline != std::string::npos) {
+      if (newline + 1 == buffer_.size()) {
+        // The usual case, one reply and nothing after it: no copy.
+        buffer_.pop_back();
+        line->swap(buffer_);
+        buffer_.clear();
+      } else {
+        line->assign(buffer_, 0, newline);
+        buffer_.erase(0, newline + 1);
+      }
+      scanned_ = 0;
       *kind = Incoming::Kind::message;
       return Status::ok_status();
     }
+    scanned_ = buffer_.size();
     if (buffer_.size() > kMaxReplyBytes) {
       return Status::error("reply from otpsupd is longer than " + std::to_string(kMaxReplyBytes) +
                            " bytes");
@@ -136,6 +148,24 @@ Status Client::read_line(Deadline deadline, std::string* line, Incoming::Kind* k
     if (g_interrupt_scope_active && g_interrupted) {
       *kind = Incoming::Kind::interrupted;
       return Status::ok_status();
+    }
+
+    // Read what is there first; wait (ppoll) only when nothing is. A large
+    // reply is read in large pieces straight into the buffer.
+    const std::size_t used = buffer_.size();
+    buffer_.resize(used + std::max<std::size_t>(kReadChunk, used));
+    ssize_t n = ::recv(socket_.get(), buffer_.data() + used, buffer_.size() - used, MSG_DONTWAIT);
+    const int read_errno = errno;
+    buffer_.resize(used + static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
+    if (n > 0) continue;
+    if (n == 0) {
+      // A last line without '\n' is incomplete: it does not count.
+      *kind = Incoming::Kind::closed;
+      return Status::ok_status();
+    }
+    if (read_errno == EINTR) continue;
+    if (read_errno != EAGAIN && read_errno != EWOULDBLOCK) {
+      return errno_status("cannot read from otpsupd at " + socket_path_, read_errno);
     }
 
     pollfd readable{socket_.get(), POLLIN, 0};
@@ -150,19 +180,6 @@ Status Client::read_line(Deadline deadline, std::string* line, Incoming::Kind* k
       *kind = Incoming::Kind::timed_out;
       return Status::ok_status();
     }
-
-    char chunk[64 * 1024];
-    ssize_t n = ::read(socket_.get(), chunk, sizeof(chunk));
-    if (n < 0) {
-      if (errno == EINTR || errno == EAGAIN) continue;
-      return errno_status("cannot read from otpsupd at " + socket_path_, errno);
-    }
-    if (n == 0) {
-      // A last line without '\n' is incomplete: it does not count.
-      *kind = Incoming::Kind::closed;
-      return Status::ok_status();
-    }
-    buffer_.append(chunk, static_cast<std::size_t>(n));
   }
 }
 
@@ -198,6 +215,39 @@ Status Client::call(nlohmann::ordered_json request, Deadline deadline,
   switch (incoming.kind) {
     case Incoming::Kind::message:
       *reply = std::move(incoming.message);
+      return Status::ok_status();
+    case Incoming::Kind::closed:
+      return Status::error("otpsupd closed the connection before replying");
+    case Incoming::Kind::timed_out:
+      return Status::error("no reply from otpsupd within " + timeout_text);
+    case Incoming::Kind::interrupted:
+      return Status::error("interrupted");
+  }
+  return Status::error("internal error: unknown reply kind");
+}
+
+Status Client::receive_document(std::uint64_t id, Deadline deadline, JsonDocument* document,
+                                Incoming::Kind* kind) {
+  for (;;) {
+    std::string line;
+    if (Status status = read_line(deadline, &line, kind); !status.ok()) return status;
+    if (*kind != Incoming::Kind::message) return Status::ok_status();
+    if (!document->parse(std::move(line))) continue;
+    const JsonValue* found = document->find(document->root(), "id");
+    if (found != nullptr && found->text.front() != '-' && JsonDocument::count(*found) == id) {
+      return Status::ok_status();
+    }
+  }
+}
+
+Status Client::call(nlohmann::ordered_json request, Deadline deadline,
+                    const std::string& timeout_text, JsonDocument* reply) {
+  std::uint64_t id = 0;
+  if (Status status = send(std::move(request), &id); !status.ok()) return status;
+  Incoming::Kind kind = Incoming::Kind::closed;
+  if (Status status = receive_document(id, deadline, reply, &kind); !status.ok()) return status;
+  switch (kind) {
+    case Incoming::Kind::message:
       return Status::ok_status();
     case Incoming::Kind::closed:
       return Status::error("otpsupd closed the connection before replying");

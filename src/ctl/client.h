@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "ctl/json_document.h"
 #include "otpsup/status.h"
 #include "otpsup/unique_fd.h"
 
@@ -71,14 +72,23 @@ class Client {
   // the deadline in the message ("no reply from otpsupd within 10s").
   Status call(nlohmann::ordered_json request, Deadline deadline, const std::string& timeout_text,
               nlohmann::ordered_json* reply);
+  // As call, but the reply is kept as its text with a JsonDocument over it
+  // instead of an nlohmann tree: for large replies (`status`).
+  Status call(nlohmann::ordered_json request, Deadline deadline, const std::string& timeout_text,
+              JsonDocument* reply);
 
  private:
   // Reads one line (without '\n') into `*line`; same outcomes as receive.
   Status read_line(Deadline deadline, std::string* line, Incoming::Kind* kind);
+  // Reads lines until one is a JSON object whose "id" equals `id` into
+  // `*document`; *kind says why there is none.
+  Status receive_document(std::uint64_t id, Deadline deadline, JsonDocument* document,
+                          Incoming::Kind* kind);
 
   UniqueFd socket_;
   std::uint64_t next_id_ = 1;
-  std::string buffer_;  // bytes received but not yet returned as lines
+  std::string buffer_;       // bytes received but not yet returned as lines
+  std::size_t scanned_ = 0;  // buffer_[0, scanned_) holds no '\n'
   std::string socket_path_;
 };
 

@@ -444,18 +444,33 @@ int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options
 // ---------------------------------------------------------------------------
 // The other commands.
 
+// The reply is read into a JsonDocument, not an nlohmann tree: rendering the
+// status of thousands of nodes then costs about as much as reading it.
 int status_command(const GlobalOptions& global, const std::string& path, bool json_output) {
   json message = {{"cmd", "status"}};
   if (!path.empty()) message["path"] = path;
-  json result;
-  if (int rc = request(global, message, kDefaultQueryTimeout, &result)) return rc;
-  auto tree = result.find("tree");
-  if (tree == result.end() || !tree->is_object()) return unexpected_reply(result);
-  if (json_output) {
-    std::cout << tree->dump(2) << std::endl;
-  } else {
-    std::cout << render_status_tree(*tree) << std::flush;
+  Client client;
+  if (Status status = client.connect(socket_path(global)); !status.ok()) {
+    return cannot_connect(status);
   }
+  Wait wait = reply_wait(global, kDefaultQueryTimeout);
+  JsonDocument reply;
+  if (Status status = client.call(std::move(message), wait.deadline, wait.text, &reply);
+      !status.ok()) {
+    return unreachable(status);
+  }
+  const JsonValue* ok = reply.find(reply.root(), "ok");
+  if (ok == nullptr || ok->type != JsonType::boolean || ok->text != "true") {
+    return refused(json::parse(reply.text()));
+  }
+  const JsonValue* result = reply.find(reply.root(), "result");
+  const JsonValue* tree =
+      result != nullptr && result->type == JsonType::object ? reply.find(*result, "tree") : nullptr;
+  if (tree == nullptr || tree->type != JsonType::object) {
+    return unexpected_reply(reply_result(json::parse(reply.text())));
+  }
+  std::string out = json_output ? reply.dump(*tree, 2) + "\n" : render_status_tree(reply, *tree);
+  std::cout.write(out.data(), static_cast<std::streamsize>(out.size())).flush();
   return kExitOk;
 }
 

@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <optional>
 #include <vector>
 
+#include "ctl/json_document.h"
 #include "otpsup/duration.h"
 
 namespace otpsup::ctl {
@@ -41,64 +43,285 @@ bool bool_member(const json& object, const char* key) {
   return found != object.end() && found->is_boolean() && found->get<bool>();
 }
 
-std::string two_digits(std::uint64_t value) {
-  return (value < 10 ? "0" : "") + std::to_string(value);
+// The members of a protocol Node, in the order the daemon sends them
+// (nlohmann::json's sorted keys); last_exit and restart are not shown.
+enum class Field : std::uint8_t {
+  added,
+  children,
+  frozen,
+  intensity,
+  kind,
+  last_exit,
+  name,
+  path,
+  paused,
+  period_ms,
+  pid,
+  restart,
+  restart_in_ms,
+  restarts,
+  restarts_in_period,
+  state,
+  status_text,
+  strategy,
+  uptime_ms,
+};
+constexpr std::array<std::string_view, 19> kFieldNames = {
+    "added",     "children",    "frozen",        "intensity", "kind",
+    "last_exit", "name",        "path",          "paused",    "period_ms",
+    "pid",       "restart",     "restart_in_ms", "restarts",  "restarts_in_period",
+    "state",     "status_text", "strategy",      "uptime_ms"};
+
+const char* field_name(Field field) {
+  return kFieldNames[static_cast<std::size_t>(field)].data();
 }
 
-// One row of the status table: cells, the first one already indented.
-using Row = std::vector<std::string>;
+// Read access to one protocol Node, over an nlohmann tree.
+class TreeNode {
+ public:
+  explicit TreeNode(const json& node) : node_(node) {}
+  bool is_object() const { return node_.is_object(); }
+  std::string_view string(Field field) const {
+    auto found = node_.find(field_name(field));
+    if (found == node_.end() || !found->is_string()) return {};
+    return found->get_ref<const std::string&>();
+  }
+  std::optional<std::uint64_t> count(Field field) const {
+    return count_member(node_, field_name(field));
+  }
+  bool flag(Field field) const { return bool_member(node_, field_name(field)); }
+  template <typename Visit>
+  void for_each_child(Visit&& visit) const {
+    auto children = node_.find("children");
+    if (children == node_.end() || !children->is_array()) return;
+    for (const json& child : *children) visit(TreeNode(child));
+  }
 
-void collect_rows(const json& node, int depth, std::vector<Row>* rows) {
+ private:
+  const json& node_;
+};
+
+// The same over a JsonDocument (no tree built: `status` of thousands of
+// nodes). The members are looked up in one pass over the object.
+class DocumentNode {
+ public:
+  DocumentNode(const JsonDocument& doc, const JsonValue& node) : doc_(doc), node_(node) {
+    if (node.type != JsonType::object) return;
+    // Members come in kFieldNames' order: each search starts after the last
+    // match, so a Node costs about one comparison per member. Several of one
+    // name: the last counts, as in nlohmann's objects.
+    std::size_t cursor = 0;
+    for (const JsonValue* m = doc.first(node); m != nullptr; m = doc.next(*m)) {
+      for (std::size_t k = 0; k < kFieldNames.size(); ++k) {
+        const std::size_t i = (cursor + k) % kFieldNames.size();
+        if (m->key == kFieldNames[i]) {
+          fields_[i] = m;
+          cursor = i + 1;
+          break;
+        }
+      }
+    }
+  }
+  bool is_object() const { return node_.type == JsonType::object; }
+  std::string_view string(Field field) const {
+    const JsonValue* found = get(field);
+    return found != nullptr && found->type == JsonType::string ? found->text : std::string_view();
+  }
+  std::optional<std::uint64_t> count(Field field) const {
+    const JsonValue* found = get(field);
+    return found != nullptr ? JsonDocument::count(*found) : std::nullopt;
+  }
+  bool flag(Field field) const {
+    const JsonValue* found = get(field);
+    return found != nullptr && found->type == JsonType::boolean && found->text == "true";
+  }
+  template <typename Visit>
+  void for_each_child(Visit&& visit) const {
+    const JsonValue* children = get(Field::children);
+    if (children == nullptr || children->type != JsonType::array) return;
+    for (const JsonValue* c = doc_.first(*children); c != nullptr; c = doc_.next(*c)) {
+      visit(DocumentNode(doc_, *c));
+    }
+  }
+
+ private:
+  const JsonValue* get(Field field) const { return fields_[static_cast<std::size_t>(field)]; }
+
+  const JsonDocument& doc_;
+  const JsonValue& node_;
+  std::array<const JsonValue*, kFieldNames.size()> fields_{};
+};
+
+void append_number(std::uint64_t value, std::string* out) {
+  char digits[24];
+  out->append(digits, std::to_chars(digits, digits + sizeof digits, value).ptr);
+}
+
+void append_two_digits(std::uint64_t value, std::string* out) {
+  if (value < 10) out->push_back('0');
+  append_number(value, out);
+}
+
+void append_uptime(std::uint64_t milliseconds, std::string* out) {
+  std::uint64_t seconds = milliseconds / 1000;
+  if (seconds < 60) {
+    append_number(seconds, out);
+    out->push_back('s');
+    return;
+  }
+  std::uint64_t minutes = seconds / 60;
+  if (minutes < 60) {
+    append_number(minutes, out);
+    out->push_back('m');
+    append_two_digits(seconds % 60, out);
+    out->push_back('s');
+    return;
+  }
+  std::uint64_t hours = minutes / 60;
+  if (hours < 24) {
+    append_number(hours, out);
+    out->push_back('h');
+    append_two_digits(minutes % 60, out);
+    out->push_back('m');
+    return;
+  }
+  append_number(hours / 24, out);
+  out->push_back('d');
+  append_two_digits(hours % 24, out);
+  out->push_back('h');
+}
+
+// The status table: every cell's text back to back in one string, so that a
+// tree of thousands of nodes costs no allocation per cell.
+class StatusTable {
+ public:
+  // The text of the cell being written; end it with end_cell().
+  std::string& text() { return text_; }
+  void end_cell() { cell_ends_.push_back(text_.size()); }
+  void end_row() { row_ends_.push_back(cell_ends_.size()); }
+
+  // Rows of columns aligned (each column as wide as its widest cell, two
+  // spaces between columns), trailing spaces dropped, '\n' after each row.
+  std::string render() const {
+    std::vector<std::size_t> widths;
+    for_each_cell([&](std::size_t column, std::size_t, std::size_t begin, std::size_t end) {
+      if (widths.size() <= column) widths.resize(column + 1, 0);
+      widths[column] = std::max(widths[column], end - begin);
+    });
+    std::string out;
+    out.reserve(text_.size() + row_ends_.size() * (2 * widths.size() + 1) + row_ends_.size() * 16);
+    std::size_t line_start = 0;
+    for_each_cell([&](std::size_t column, std::size_t columns, std::size_t begin, std::size_t end) {
+      if (column == 0) line_start = out.size();
+      if (column > 0) out.append("  ");
+      out.append(text_, begin, end - begin);
+      if (column + 1 < columns) out.append(widths[column] - (end - begin), ' ');
+      if (column + 1 == columns) {
+        while (out.size() > line_start && out.back() == ' ') out.pop_back();
+        out.push_back('\n');
+      }
+    });
+    return out;
+  }
+
+ private:
+  // visit(column, columns in its row, begin, end) for every cell, row by row.
+  template <typename Visit>
+  void for_each_cell(Visit&& visit) const {
+    std::size_t cell = 0;
+    for (std::size_t row_end : row_ends_) {
+      const std::size_t first = cell;
+      for (; cell < row_end; ++cell) {
+        visit(cell - first, row_end - first, cell == 0 ? 0 : cell_ends_[cell - 1],
+              cell_ends_[cell]);
+      }
+    }
+  }
+
+  std::string text_;
+  std::vector<std::size_t> cell_ends_;  // the end of each cell in text_
+  std::vector<std::size_t> row_ends_;   // the end of each row in cell_ends_
+};
+
+template <typename Node>
+void collect_rows(const Node& node, int depth, StatusTable* table) {
   if (!node.is_object()) return;
-  Row row;
-  std::string label = depth == 0 ? string_member(node, "path") : std::string();
-  if (label.empty()) label = string_member(node, "name");
-  if (label.empty()) label = "?";
-  if (bool_member(node, "added")) label += " (added)";
-  row.push_back(std::string(static_cast<std::size_t>(depth) * 2, ' ') + label);
+  std::string& cell = table->text();
 
-  std::string state = string_member(node, "state");
-  if (state == "running" && bool_member(node, "frozen")) state = "frozen";
-  if (auto in_ms = count_member(node, "restart_in_ms"); state == "restarting" && in_ms) {
+  cell.append(static_cast<std::size_t>(depth) * 2, ' ');
+  std::string_view label = depth == 0 ? node.string(Field::path) : std::string_view();
+  if (label.empty()) label = node.string(Field::name);
+  cell.append(label.empty() ? std::string_view("?") : label);
+  if (node.flag(Field::added)) cell.append(" (added)");
+  table->end_cell();
+
+  std::string_view state = node.string(Field::state);
+  if (state == "running" && node.flag(Field::frozen)) state = "frozen";
+  cell.append(state.empty() ? std::string_view("?") : state);
+  if (auto in_ms = node.count(Field::restart_in_ms); state == "restarting" && in_ms) {
     // "restarting in 1.6s": tenths of a second, rounded up so 0.0s never shows early.
     const std::uint64_t tenths = (*in_ms + 99) / 100;
-    state += " in " + std::to_string(tenths / 10) + "." + std::to_string(tenths % 10) + "s";
+    cell.append(" in ");
+    append_number(tenths / 10, &cell);
+    cell.push_back('.');
+    append_number(tenths % 10, &cell);
+    cell.push_back('s');
   }
-  row.push_back(state.empty() ? "?" : state);
-  auto pid = count_member(node, "pid");
-  row.push_back("pid " + (pid && *pid != 0 ? std::to_string(*pid) : std::string("-")));
-  auto uptime = count_member(node, "uptime_ms");
-  bool has_process = pid && *pid != 0;
-  row.push_back("up " + (has_process && uptime ? format_uptime(*uptime) : std::string("-")));
-  row.push_back("restarts " + std::to_string(count_member(node, "restarts").value_or(0)));
+  table->end_cell();
 
-  if (string_member(node, "kind") == "supervisor") {
-    std::string strategy = string_member(node, "strategy");
-    row.push_back(strategy.empty() ? "?" : strategy);
-    auto intensity = count_member(node, "intensity");
-    auto period_ms = count_member(node, "period_ms");
-    auto in_period = count_member(node, "restarts_in_period");
+  auto pid = node.count(Field::pid);
+  const bool has_process = pid && *pid != 0;
+  cell.append("pid ");
+  if (has_process) {
+    append_number(*pid, &cell);
+  } else {
+    cell.push_back('-');
+  }
+  table->end_cell();
+  auto uptime = node.count(Field::uptime_ms);
+  cell.append("up ");
+  if (has_process && uptime) {
+    append_uptime(*uptime, &cell);
+  } else {
+    cell.push_back('-');
+  }
+  table->end_cell();
+  cell.append("restarts ");
+  append_number(node.count(Field::restarts).value_or(0), &cell);
+  table->end_cell();
+
+  if (node.string(Field::kind) == "supervisor") {
+    std::string_view strategy = node.string(Field::strategy);
+    cell.append(strategy.empty() ? std::string_view("?") : strategy);
+    table->end_cell();
+    auto intensity = node.count(Field::intensity);
+    auto period_ms = node.count(Field::period_ms);
+    auto in_period = node.count(Field::restarts_in_period);
     if (intensity && period_ms) {
-      row.push_back("intensity " + std::to_string(in_period.value_or(0)) + "/" +
-                    std::to_string(*intensity) + " in " +
-                    format_duration(Duration(static_cast<Duration::rep>(*period_ms))));
-    } else {
-      row.push_back({});
+      cell.append("intensity ");
+      append_number(in_period.value_or(0), &cell);
+      cell.push_back('/');
+      append_number(*intensity, &cell);
+      cell.append(" in ");
+      cell.append(format_duration(Duration(static_cast<Duration::rep>(*period_ms))));
     }
-    if (bool_member(node, "paused")) row.push_back("PAUSED");
-  } else if (std::string text = string_member(node, "status_text"); !text.empty()) {
+    table->end_cell();
+    if (node.flag(Field::paused)) {
+      cell.append("PAUSED");
+      table->end_cell();
+    }
+  } else if (std::string_view text = node.string(Field::status_text); !text.empty()) {
     // The worker's STATUS= (sd_notify), with control characters made harmless.
-    for (char& ch : text) {
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) ch = '?';
+    cell.push_back('"');
+    for (char ch : text) {
+      cell.push_back(static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f ? '?' : ch);
     }
-    row.push_back("\"" + text + "\"");
+    cell.push_back('"');
+    table->end_cell();
   }
-  rows->push_back(std::move(row));
+  table->end_row();
 
-  auto children = node.find("children");
-  if (children != node.end() && children->is_array()) {
-    for (const json& child : *children) collect_rows(child, depth + 1, rows);
-  }
+  node.for_each_child([&](const Node& child) { collect_rows(child, depth + 1, table); });
 }
 
 // A value for key=value: strings bare unless they hold spaces or are empty.
@@ -166,38 +389,21 @@ std::string seconds_text(const json& object, const char* key) {
 }  // namespace
 
 std::string format_uptime(std::uint64_t milliseconds) {
-  std::uint64_t seconds = milliseconds / 1000;
-  if (seconds < 60) return std::to_string(seconds) + "s";
-  std::uint64_t minutes = seconds / 60;
-  if (minutes < 60) return std::to_string(minutes) + "m" + two_digits(seconds % 60) + "s";
-  std::uint64_t hours = minutes / 60;
-  if (hours < 24) return std::to_string(hours) + "h" + two_digits(minutes % 60) + "m";
-  return std::to_string(hours / 24) + "d" + two_digits(hours % 24) + "h";
+  std::string out;
+  append_uptime(milliseconds, &out);
+  return out;
 }
 
 std::string render_status_tree(const json& node) {
-  std::vector<Row> rows;
-  collect_rows(node, 0, &rows);
+  StatusTable table;
+  collect_rows(TreeNode(node), 0, &table);
+  return table.render();
+}
 
-  std::vector<std::size_t> widths;
-  for (const Row& row : rows) {
-    if (widths.size() < row.size()) widths.resize(row.size(), 0);
-    for (std::size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
-  }
-
-  std::string out;
-  for (const Row& row : rows) {
-    std::string line;
-    for (std::size_t i = 0; i < row.size(); ++i) {
-      if (i > 0) line += "  ";
-      line += row[i];
-      if (i + 1 < row.size()) line.append(widths[i] - row[i].size(), ' ');
-    }
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line;
-    out += '\n';
-  }
-  return out;
+std::string render_status_tree(const JsonDocument& document, const JsonValue& node) {
+  StatusTable table;
+  collect_rows(DocumentNode(document, node), 0, &table);
+  return table.render();
 }
 
 std::string format_bytes(std::uint64_t bytes) {

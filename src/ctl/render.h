@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "ctl/json_document.h"
+
 namespace otpsup::ctl {
 
 // Uptime as "0s", "45s", "3m12s", "2h05m", "4d07h" (two units at most,
@@ -31,6 +33,9 @@ std::string format_uptime(std::uint64_t milliseconds);
 // added at run time ("added": true) is marked "(added)". The pid and uptime
 // are "-" when the node has no process.
 std::string render_status_tree(const nlohmann::ordered_json& node);
+// The same for a Node inside a JsonDocument: no nlohmann tree is built, for
+// the status of thousands of nodes.
+std::string render_status_tree(const JsonDocument& document, const JsonValue& node);
 
 // A byte count as "512 B", "812 KiB", "1.7 MiB", "2.3 GiB" (binary units,
 // one decimal from MiB on).

@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "otpsup/protocol.h"
@@ -19,6 +20,7 @@ struct ControlServer::Client {
   uv_pipe_t pipe{};
   std::string inbox;  // bytes of an incomplete request line
   bool closing = false;
+  std::size_t send_buffer = 0;  // SO_SNDBUF asked for; 0 = the system's default
 };
 
 struct ControlServer::WriteRequest {
@@ -195,6 +197,8 @@ void ControlServer::send_line(ClientId client, std::string line) {
     return;
   }
   line.push_back('\n');
+  if (line.size() > kDefaultSendBuffer && line.size() > c.send_buffer)
+    grow_send_buffer(c, line.size());
   auto w = std::make_unique<WriteRequest>();
   w->data = std::move(line);
   w->req.data = w.get();
@@ -206,6 +210,19 @@ void ControlServer::send_line(ClientId client, std::string line) {
     (void)w.release();  // owned by the write callback now
   } else {
     drop(c);
+  }
+}
+
+// A large reply (the status of thousands of nodes) then goes into the socket
+// in one write instead of one default buffer's worth (~200 KiB) per loop
+// iteration and client read. Only clients that get such replies pay for the
+// larger buffer; the kernel caps it at net.core.wmem_max.
+void ControlServer::grow_send_buffer(Client& c, std::size_t reply_bytes) {
+  const int size = static_cast<int>(std::min(reply_bytes, kMaxSendBuffer));
+  uv_os_fd_t fd;
+  if (uv_fileno(reinterpret_cast<uv_handle_t*>(&c.pipe), &fd) == 0 &&
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size) == 0) {
+    c.send_buffer = static_cast<std::size_t>(size);
   }
 }
 

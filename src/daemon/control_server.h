@@ -32,6 +32,10 @@ class ControlServer {
   using DisconnectHandler = std::function<void(ClientId)>;
 
   static constexpr std::size_t kMaxQueuedReplyBytes = 8 << 20;
+  // Replies longer than kDefaultSendBuffer grow the client's SO_SNDBUF to
+  // their size, at most kMaxSendBuffer (grow_send_buffer).
+  static constexpr std::size_t kDefaultSendBuffer = 200 << 10;
+  static constexpr std::size_t kMaxSendBuffer = 4 << 20;
 
   ControlServer(uv_loop_t* loop, RequestHandler on_request, DisconnectHandler on_disconnect);
   ~ControlServer();
@@ -64,6 +68,7 @@ class ControlServer {
   void on_connection();
   void on_read(Client& c, ssize_t nread, const uv_buf_t* buf);
   void drop(Client& c);
+  void grow_send_buffer(Client& c, std::size_t reply_bytes);
   void close_handle(Client& c);  // uv_close; the Client is freed in the callback
   void stop_linger();
   static void alloc_cb(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);

@@ -95,6 +95,37 @@ class ControlSocket(DaemonTestCase):
         self.assertEqual(p.returncode, 3)
         self.assertIn("cannot connect", p.stderr)
 
+    def test_status_of_many_children_shows_every_child(self):
+        # Long names: ~280 KiB of reply from 300 children, more than one
+        # socket buffer and more than one client read.
+        names = [f"worker_{i:03d}_" + "with_a_long_name_" * 23 for i in range(300)]
+        quiet = 'stdout = "null"\nstderr = "null"'
+        d = self.daemon(flat_config(intensity=1000, workers=[
+            (n, ["/bin/sleep", "1000"], quiet) for n in names]))
+        tree = d.status_json()
+        self.assertEqual([c["name"] for c in tree["children"]], names)
+        pids = {c["name"]: c["pid"] for c in tree["children"]}
+        self.assertTrue(all(c["state"] == "running" for c in tree["children"]))
+
+        # --json prints the protocol's tree (only uptimes move between two asks).
+        def without_uptimes(node):
+            node = dict(node)
+            node.pop("uptime_ms")
+            if "children" in node:
+                node["children"] = [without_uptimes(c) for c in node["children"]]
+            return node
+        raw_reply = d.request({"id": 3, "cmd": "status"})
+        self.assertTrue(raw_reply["ok"])
+        self.assertEqual(without_uptimes(raw_reply["result"]["tree"]), without_uptimes(tree))
+
+        lines = d.ctl("status").stdout.split("\n")
+        self.assertEqual(lines[-1], "")
+        self.assertEqual(len(lines), 1 + len(names) + 1)
+        self.assertTrue(lines[0].startswith("root "))
+        for name, line in zip(names, lines[1:]):
+            fields = line.split()
+            self.assertEqual(fields[:4], [name, "running", "pid", str(pids[name])], line)
+
 
 if __name__ == "__main__":
     unittest.main()
