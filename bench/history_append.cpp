@@ -1,12 +1,14 @@
 // History append throughput of otpsup's own HistoryWriter (src/history/history_writer.cpp),
 // as otpsupd drives it: each record's fields are built as an nlohmann::ordered_json
 // (what Daemon::append_history receives), appended, and under "batch" the writer
-// is synced once per group of BATCH records (otpsupd syncs once per loop
-// iteration: a group is what one iteration appended). Default rotation settings
-// (64 MiB, keep 4) apply, so rotations are part of the cost.
+// is synced once per group of BATCH records, or, with BATCH given as "5ms", as
+// otpsupd's group commit does it while records keep coming: at most one
+// fdatasync per 5 ms, covering everything appended since the last one.
+// Default rotation settings (64 MiB, keep 4) apply, so rotations are part of
+// the cost.
 //
 // Built by bench/run against the build's libotpsup_lib.a/libotpsup_core.a:
-//   history_append DIR always|batch|never SECONDS [BATCH]
+//   history_append DIR always|batch|never SECONDS [BATCH | WINDOWms]
 // prints: "<records> <seconds>"
 #include <chrono>
 #include <cstdio>
@@ -27,7 +29,10 @@ int main(int argc, char** argv) {
                  : mode == "never" ? otpsup::HistorySync::never
                                    : otpsup::HistorySync::batch;
   const double seconds = std::atof(argv[3]);
-  const long batch = argc > 4 ? std::atol(argv[4]) : 1;
+  const std::string group = argc > 4 ? argv[4] : "1";
+  const bool timed = group.size() > 2 && group.compare(group.size() - 2, 2, "ms") == 0;
+  const long batch = timed ? 1 : std::atol(group.c_str());
+  const auto window = std::chrono::milliseconds(timed ? std::atol(group.c_str()) : 0);
   std::string error;
   auto writer = otpsup::HistoryWriter::open(options, &error, nullptr);
   if (!writer) {
@@ -37,6 +42,7 @@ int main(int argc, char** argv) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
   const auto end = start + std::chrono::duration<double>(seconds);
+  auto last_sync = start;
   long records = 0;
   for (;;) {
     for (long i = 0; i < batch; ++i, ++records) {
@@ -56,7 +62,8 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    if (writer->dirty()) {
+    if (writer->dirty() && (!timed || Clock::now() - last_sync >= window)) {
+      last_sync = Clock::now();
       otpsup::Status st = writer->sync();
       if (!st.ok()) {
         std::fprintf(stderr, "history_append: %s\n", st.message().c_str());
