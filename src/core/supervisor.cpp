@@ -75,7 +75,7 @@ struct Supervisor::Deferred {
   int pid = 0;  // exit: the pid that exited (stale if the child was restarted since)
   ExitStatus status;
   Command command;
-  TimerId timer = 0;  // delayed_restart: the timer that fired
+  TimerId timer = 0;   // delayed_restart: the timer that fired
   std::string reason;  // exit: why it died when not just its status ("watchdog timeout")
 };
 
@@ -581,8 +581,8 @@ void Supervisor::send_stop(Child& c) {
       emit(SignalAction{c.pid, kSigKill, true});
       break;
     case Shutdown::Kind::timeout: {
-      emit(SignalAction{c.pid,
-                        c.spec.shutdown.timeout.count() == 0 ? kSigKill : c.spec.stop_signal});
+      emit(SignalAction{c.pid, c.spec.shutdown.timeout.count() == 0 ? kSigKill : c.spec.stop_signal,
+                        true});
       emit(SignalAction{c.pid, kSigCont});
       const TimerId t = new_timer();
       timers_[t] = {.retry = false, .child = c.spec.id};

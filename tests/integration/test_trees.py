@@ -73,6 +73,19 @@ class Trees(DaemonTestCase):
             h.wait_for("exited")
         self.assertEqual(orphans(), ["a", "b"])
 
+    def test_a_supervisor_with_a_shutdown_timeout_is_stopped_cleanly(self):
+        # The parent tells the node it is stopping it, whatever its shutdown
+        # (here a timeout): the node stops its workers and exits 0, it does
+        # not take the SIGTERM for somebody else's (exit 1).
+        d = self.daemon(tree_config([
+            supervisor("root", ["sub"]), supervisor("sub", ["a"], shutdown='"5s"'),
+            worker("a")]))
+        h = d.follow()
+        d.ctl("stop", "sub")
+        stopped = h.wait_for("stopped", "sub")
+        self.assertEqual(stopped.get("exit_code"), 0, stopped)
+        self.assertEqual(stopped.get("reason"), "manual stop", stopped)
+
     def test_kill_of_a_supervisor_needs_force(self):
         d = self.daemon(tree_config([supervisor("root", ["sub"]), supervisor("sub", ["a"]),
                                      worker("a")]))

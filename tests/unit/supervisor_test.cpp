@@ -46,6 +46,7 @@ struct Harness {
   std::vector<std::string> log;  // "start a", "signal 101 15", "record restarted a", ...
   std::vector<RecordAction> records;
   std::vector<ReplyAction> replies;
+  std::vector<SignalAction> signals;
   std::vector<TimerId> armed;
   std::map<TimerId, Duration> timers;
   std::optional<ExitAction> exit;
@@ -70,6 +71,7 @@ struct Harness {
       }
     } else if (auto* sig = std::get_if<SignalAction>(&a)) {
       log.push_back("signal " + id_of(sig->pid) + " " + std::to_string(sig->signal));
+      signals.push_back(*sig);
     } else if (auto* t = std::get_if<ArmTimerAction>(&a)) {
       timers[t->timer] = t->after;
       armed.push_back(t->timer);
@@ -465,6 +467,9 @@ TEST_CASE("ShutdownTimeoutSendsStopSignalAndContThenKillsAfterTheTimeout") {
   h.take_log();
   h.command(Command::Kind::stop, "a");
   CHECK(only(h.take_log(), "signal") == Log{"signal a 15", "signal a 18"});
+  // Marked as a stop the supervisor decided: a node process is told so.
+  REQUIRE(!h.signals.empty());
+  CHECK(h.signals.front().stop);
   REQUIRE(h.timers.size() == 1);
   CHECK(h.timers.begin()->second == 2000ms);
   h.fire_timers();
