@@ -206,15 +206,11 @@ Status Client::receive(std::uint64_t id, Deadline deadline, Incoming* out) {
   }
 }
 
-Status Client::call(nlohmann::ordered_json request, Deadline deadline,
-                    const std::string& timeout_text, nlohmann::ordered_json* reply) {
-  std::uint64_t id = 0;
-  if (Status status = send(std::move(request), &id); !status.ok()) return status;
-  Incoming incoming;
-  if (Status status = receive(id, deadline, &incoming); !status.ok()) return status;
-  switch (incoming.kind) {
+namespace {
+// What a call ending with `kind` returns: ok for a reply, else why there is none.
+Status outcome(Incoming::Kind kind, const std::string& timeout_text) {
+  switch (kind) {
     case Incoming::Kind::message:
-      *reply = std::move(incoming.message);
       return Status::ok_status();
     case Incoming::Kind::closed:
       return Status::error("otpsupd closed the connection before replying");
@@ -224,6 +220,17 @@ Status Client::call(nlohmann::ordered_json request, Deadline deadline,
       return Status::error("interrupted");
   }
   return Status::error("internal error: unknown reply kind");
+}
+}  // namespace
+
+Status Client::call(nlohmann::ordered_json request, Deadline deadline,
+                    const std::string& timeout_text, nlohmann::ordered_json* reply) {
+  std::uint64_t id = 0;
+  if (Status status = send(std::move(request), &id); !status.ok()) return status;
+  Incoming incoming;
+  if (Status status = receive(id, deadline, &incoming); !status.ok()) return status;
+  if (incoming.kind == Incoming::Kind::message) *reply = std::move(incoming.message);
+  return outcome(incoming.kind, timeout_text);
 }
 
 Status Client::receive_document(std::uint64_t id, Deadline deadline, JsonDocument* document,
@@ -246,17 +253,7 @@ Status Client::call(nlohmann::ordered_json request, Deadline deadline,
   if (Status status = send(std::move(request), &id); !status.ok()) return status;
   Incoming::Kind kind = Incoming::Kind::closed;
   if (Status status = receive_document(id, deadline, reply, &kind); !status.ok()) return status;
-  switch (kind) {
-    case Incoming::Kind::message:
-      return Status::ok_status();
-    case Incoming::Kind::closed:
-      return Status::error("otpsupd closed the connection before replying");
-    case Incoming::Kind::timed_out:
-      return Status::error("no reply from otpsupd within " + timeout_text);
-    case Incoming::Kind::interrupted:
-      return Status::error("interrupted");
-  }
-  return Status::error("internal error: unknown reply kind");
+  return outcome(kind, timeout_text);
 }
 
 }  // namespace otpsup::ctl
