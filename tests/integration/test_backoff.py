@@ -5,7 +5,8 @@ import os
 import time
 import unittest
 
-from otpsup_harness import COUNTER, DEADLINE, DaemonTestCase, alive, flat_config, wait_gone
+from otpsup_harness import (COUNTER, DEADLINE, DaemonTestCase, alive, flat_config, tree_records,
+                            wait_gone)
 from test_trees import tree_config
 
 # Exits 0 on SIGUSR1 (the whole group gets it: the sleep dies too).
@@ -138,7 +139,7 @@ class Significant(DaemonTestCase):
         d.ctl("kill", "main", "-s", "USR1")
         self.assertEqual(d.wait_exit(), 0)
         self.assertFalse(alive(other))
-        events = [(r["event"], r.get("child")) for r in d.history()]
+        events = [(r["event"], r.get("child")) for r in tree_records(d.history())]
         self.assertIn(("auto_shutdown", None), events)
         self.assertIn(("stopped", "other"), events)
         self.assertEqual(events[-1][0], "daemon_stopping")

@@ -6,7 +6,7 @@ import subprocess
 import unittest
 
 from otpsup_harness import (COUNTER, DEADLINE, OTPSUPD, PRINTER, Daemon, DaemonTestCase, alive,
-                            flat_config, wait_gone)
+                            flat_config, tree_records, wait_gone)
 
 
 class Lifecycle(DaemonTestCase):
@@ -49,7 +49,7 @@ class Lifecycle(DaemonTestCase):
                                              ("c", [COUNTER], "")]), start=False)
         self.assertFalse(d.start(expect_ready=False))
         self.assertEqual(d.proc.returncode, 4)  # DaemonExit::boot_failed
-        events = [(r["event"], r.get("child")) for r in d.history()]
+        events = [(r["event"], r.get("child")) for r in tree_records(d.history())]
         self.assertIn(("start_failed", "bad"), events)
         self.assertIn(("stopped", "a"), events)
         self.assertNotIn(("started", "c"), events)

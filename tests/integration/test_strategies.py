@@ -1,7 +1,7 @@
 """Each restart strategy on real processes killed with real signals."""
 import unittest
 
-from otpsup_harness import COUNTER, DaemonTestCase, flat_config, wait_gone
+from otpsup_harness import COUNTER, DaemonTestCase, flat_config, tree_records, wait_gone
 
 FOUR = [(n, [COUNTER], "") for n in ("a", "b", "c", "d")]
 
@@ -27,7 +27,7 @@ class Strategies(DaemonTestCase):
         h = d.follow()
         d.ctl("kill", "b", "-s", "KILL")
         h.wait_for("restarted", "d")
-        events = [(r["event"], r.get("child")) for r in h.records]
+        events = [(r["event"], r.get("child")) for r in tree_records(h.records)]
         self.assertEqual(events, [
             ("exited", "b"),
             ("stopped", "d"), ("stopped", "c"), ("stopped", "a"),
@@ -43,7 +43,7 @@ class Strategies(DaemonTestCase):
         h = d.follow()
         d.ctl("kill", "b", "-s", "KILL")
         h.wait_for("restarted", "d")
-        events = [(r["event"], r.get("child")) for r in h.records]
+        events = [(r["event"], r.get("child")) for r in tree_records(h.records)]
         self.assertEqual(events, [
             ("exited", "b"), ("stopped", "d"), ("stopped", "c"),
             ("restarted", "b"), ("restarted", "c"), ("restarted", "d"),

@@ -3,7 +3,7 @@ import os
 import signal
 import unittest
 
-from otpsup_harness import COUNTER, DaemonTestCase, alive, wait_gone
+from otpsup_harness import COUNTER, DaemonTestCase, alive, tree_records, wait_gone
 
 
 def tree_config(sections):
@@ -142,7 +142,7 @@ class Trees(DaemonTestCase):
         h = d.follow()
         d.ctl("kill", "w", "-s", "KILL")
         h.wait_for("restarted", "w")
-        events = [(r["event"], r["sup"], r.get("child")) for r in h.records]
+        events = [(r["event"], r["sup"], r.get("child")) for r in tree_records(h.records)]
         # The sub-supervisor stops its own child before it is recorded stopped.
         self.assertLess(events.index(("stopped", "root/sub", "x")),
                         events.index(("stopped", "root", "sub")))
