@@ -121,20 +121,30 @@ json reply_result(const json& reply) {
   return result != reply.end() && result->is_object() ? *result : json::object();
 }
 
-// One request, one reply. On success stores the reply's result and returns
-// kExitOk; otherwise reports the failure on stderr and returns the exit code.
-int request(const GlobalOptions& global, json message, std::optional<Duration> default_timeout,
-            json* result) {
+// Connects, sends `message` and reads its reply into *reply (a json, or a
+// JsonDocument for large replies). Returns kExitOk, or reports on stderr why
+// there is no reply and returns the exit code. The reply may be a refusal.
+template <typename Reply>
+int exchange(const GlobalOptions& global, json message, std::optional<Duration> default_timeout,
+             Reply* reply) {
   Client client;
   if (Status status = client.connect(socket_path(global)); !status.ok()) {
     return cannot_connect(status);
   }
   Wait wait = reply_wait(global, default_timeout);
-  json reply;
-  if (Status status = client.call(std::move(message), wait.deadline, wait.text, &reply);
+  if (Status status = client.call(std::move(message), wait.deadline, wait.text, reply);
       !status.ok()) {
     return unreachable(status);
   }
+  return kExitOk;
+}
+
+// One request, one reply. On success stores the reply's result and returns
+// kExitOk; otherwise reports the failure on stderr and returns the exit code.
+int request(const GlobalOptions& global, json message, std::optional<Duration> default_timeout,
+            json* result) {
+  json reply;
+  if (int rc = exchange(global, std::move(message), default_timeout, &reply)) return rc;
   if (!reply_ok(reply)) return refused(reply);
   *result = reply_result(reply);
   return kExitOk;
@@ -449,16 +459,8 @@ int history_from_daemon(const GlobalOptions& global, const HistoryQuery& options
 int status_command(const GlobalOptions& global, const std::string& path, bool json_output) {
   json message = {{"cmd", "status"}};
   if (!path.empty()) message["path"] = path;
-  Client client;
-  if (Status status = client.connect(socket_path(global)); !status.ok()) {
-    return cannot_connect(status);
-  }
-  Wait wait = reply_wait(global, kDefaultQueryTimeout);
   JsonDocument reply;
-  if (Status status = client.call(std::move(message), wait.deadline, wait.text, &reply);
-      !status.ok()) {
-    return unreachable(status);
-  }
+  if (int rc = exchange(global, std::move(message), kDefaultQueryTimeout, &reply)) return rc;
   const JsonValue* ok = reply.find(reply.root(), "ok");
   if (ok == nullptr || ok->type != JsonType::boolean || ok->text != "true") {
     return refused(json::parse(reply.text()));

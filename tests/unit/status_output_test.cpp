@@ -12,23 +12,16 @@
 #include "ctl/render.h"
 #include "otpsup/tree_mirror.h"
 #include "otpsup/tree_status_json.h"
+#include "test_specs.h"
 
 using namespace otpsup;
+using otpsup::testing::worker;
 using namespace std::chrono_literals;
 
 namespace {
 
-ChildSpec worker_spec(std::string id, RestartType restart = RestartType::permanent) {
-  ChildSpec c;
-  c.id = std::move(id);
-  c.restart = restart;
-  c.command = {"/bin/true"};
-  c.executable = "/bin/true";
-  return c;
-}
-
 ChildSpec supervisor_child(std::string id) {
-  ChildSpec c = worker_spec(std::move(id));
+  ChildSpec c = worker(std::move(id));
   c.is_supervisor = true;
   return c;
 }
@@ -59,11 +52,10 @@ const TimePoint t0{std::chrono::hours(1)};
 // are not UTF-8, a last exit reason.
 TreeMirror varied_tree() {
   std::map<std::string, SupervisorSpec> library;
-  library["root"] =
-      supervisor_spec("root", Strategy::one_for_one,
-                      {worker_spec("a"), worker_spec("b", RestartType::transient), worker_spec("c"),
-                       worker_spec("d", RestartType::temporary), supervisor_child("sub")});
-  library["sub"] = supervisor_spec("sub", Strategy::rest_for_one, {worker_spec("x")});
+  library["root"] = supervisor_spec("root", Strategy::one_for_one,
+                                    {worker("a"), worker("b", RestartType::transient), worker("c"),
+                                     worker("d", RestartType::temporary), supervisor_child("sub")});
+  library["sub"] = supervisor_spec("sub", Strategy::rest_for_one, {worker("x")});
   TreeMirror m;
   m.build(library, 100, t0);
   m.apply(record("root", "a", "started", {{"pid", 101}}), t0);
@@ -261,7 +253,7 @@ TEST_CASE("TheStatusTableReadsTheSameFromADocumentAsFromATree") {
 
 TEST_CASE("TheStatusTableShowsEveryChildOfALargeTree") {
   std::vector<ChildSpec> children;
-  for (int i = 0; i < 2000; ++i) children.push_back(worker_spec("w" + std::to_string(i)));
+  for (int i = 0; i < 2000; ++i) children.push_back(worker("w" + std::to_string(i)));
   TreeMirror m;
   m.build({{"root", supervisor_spec("root", Strategy::one_for_one, children)}}, 1, t0);
   for (int i = 0; i < 2000; i += 2) {

@@ -1,6 +1,8 @@
 // The pure supervisor core, driven with a fake clock and a fake shell.
 #include "otpsup/supervisor.h"
 
+#include "test_specs.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -11,20 +13,12 @@
 #include <vector>
 
 using namespace otpsup;
+using otpsup::testing::worker;
 using namespace std::chrono_literals;
 
 namespace {
 
 constexpr int SIGKILL_ = 9, SIGTERM_ = 15, SIGCONT_ = 18;
-
-ChildSpec worker(std::string id, RestartType restart = RestartType::permanent) {
-  ChildSpec c;
-  c.id = std::move(id);
-  c.restart = restart;
-  c.command = {"/bin/true"};
-  c.executable = "/bin/true";
-  return c;
-}
 
 SupervisorSpec sup(Strategy strategy, int intensity, std::vector<ChildSpec> children) {
   SupervisorSpec s;
