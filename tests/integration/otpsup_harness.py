@@ -294,15 +294,32 @@ def tree_records(records):
     return [r for r in records if r["event"] != "orphan_reaped"]
 
 
+def environment_of(pid, timeout=DEADLINE):
+    """The environment of a live process as a dict of bytes; {} when it is gone.
+
+    A supervisor learns that a child started once the child's execve has
+    replaced its memory, and the kernel writes the new program's environment
+    (and argv) just after that: /proc/PID/environ of a process that has only
+    just been reported started may still read empty. So an empty read of a
+    live process is read again (a window of microseconds), with a deadline.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                raw = f.read()
+        except OSError:
+            return {}
+        if raw or not alive(pid) or time.monotonic() > deadline:
+            return dict(kv.split(b"=", 1) for kv in raw.split(b"\0") if b"=" in kv)
+        os.sched_yield()
+
+
 def started_here(pid, tag):
     """True when pid is (still) a process of this test: it carries `tag` as
     OTPSUP_TEST_TAG, or this process is among its ancestors."""
-    try:
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            if f"OTPSUP_TEST_TAG={tag}".encode() in f.read().split(b"\0"):
-                return True
-    except OSError:
-        pass
+    if environment_of(pid).get(b"OTPSUP_TEST_TAG") == tag.encode():
+        return True
     me, p = os.getpid(), pid
     for _ in range(256):
         if p == me:

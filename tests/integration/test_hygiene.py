@@ -11,8 +11,8 @@ import tempfile
 import time
 import unittest
 
-from otpsup_harness import (COUNTER, DEADLINE, OTPSUPD, DaemonTestCase, alive, flat_config,
-                            wait_gone)
+from otpsup_harness import (COUNTER, DEADLINE, OTPSUPD, DaemonTestCase, alive, environment_of,
+                            flat_config, wait_gone)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -179,10 +179,9 @@ no_new_privs = true
         self.assertEqual(status["Gid"].split(), [str(nobody.pw_gid)] * 4)
         self.assertEqual(status["Groups"].split(),
                          [str(g) for g in os.getgrouplist("nobody", nobody.pw_gid)])
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = f.read().split(b"\0")
-        self.assertIn(b"USER=nobody", env)
-        self.assertIn(f"HOME={nobody.pw_dir}".encode(), env)
+        env = environment_of(pid)
+        self.assertEqual(env.get(b"USER"), b"nobody")
+        self.assertEqual(env.get(b"HOME"), nobody.pw_dir.encode())
         self.assertEqual(fds_of(pid), [0, 1, 2])
 
     def test_a_limit_that_cannot_be_set_is_a_start_error_with_the_reason(self):

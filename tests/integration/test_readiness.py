@@ -7,7 +7,8 @@ import sys
 import unittest
 from datetime import datetime
 
-from otpsup_harness import COUNTER, OTPSUPD, PRINTER, DaemonTestCase, alive, flat_config, wait_gone
+from otpsup_harness import (COUNTER, OTPSUPD, PRINTER, DaemonTestCase, alive, environment_of,
+                            flat_config, wait_gone)
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "notify_worker.py")
 PY = sys.executable
@@ -77,9 +78,7 @@ class Readiness(DaemonTestCase):
         d.ctl("kill", "-s", "KILL", "slow")
         pid = follow.wait_for("restarted", "slow")["new_pid"]
         d.seen_pids.add(pid)
-        with open(f"/proc/{pid}/environ", "rb") as f:
-            env = dict(kv.split(b"=", 1) for kv in f.read().split(b"\0") if b"=" in kv)
-        address = env[b"NOTIFY_SOCKET"].decode()
+        address = environment_of(pid)[b"NOTIFY_SOCKET"].decode()
         self.assertTrue(address.startswith("@"), address)
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
             s.sendto(b"READY=1", "\0" + address[1:])  # from the test: not in the tree
