@@ -315,6 +315,16 @@ def environment_of(pid, timeout=DEADLINE):
         os.sched_yield()
 
 
+def open_fds(pid):
+    """The descriptor numbers a process holds, once its exec has finished.
+
+    The kernel closes the close-on-exec descriptors after the point at which
+    it lets the supervisor go on (see environment_of), so the list is read
+    only once the new program's environment is there."""
+    environment_of(pid)
+    return sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
+
+
 def started_here(pid, tag):
     """True when pid is (still) a process of this test: it carries `tag` as
     OTPSUP_TEST_TAG, or this process is among its ancestors."""

@@ -12,7 +12,7 @@ import time
 import unittest
 
 from otpsup_harness import (COUNTER, DEADLINE, OTPSUPD, DaemonTestCase, alive, environment_of,
-                            flat_config, wait_gone)
+                            flat_config, open_fds, wait_gone)
 
 IS_ROOT = os.geteuid() == 0
 
@@ -27,10 +27,6 @@ def stat_fields(pid):
     """The fields of /proc/PID/stat after the comm: [state, ppid, ...]."""
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()
-
-
-def fds_of(pid):
-    return sorted(int(fd) for fd in os.listdir(f"/proc/{pid}/fd"))
 
 
 def zombies_of(parents):
@@ -139,14 +135,14 @@ class Credentials(DaemonTestCase):
             ("quiet", ["/bin/sleep", "1000"], 'stdout = "null"\nstderr = "inherit"'),
         ]))
         # The daemon itself holds far more: socket, history, epoll, pipes.
-        self.assertGreater(len(fds_of(d.proc.pid)), 5)
-        self.assertEqual(fds_of(d.pid("plain")), [0, 1, 2])
-        self.assertEqual(fds_of(d.pid("quiet")), [0, 1, 2])
-        self.assertEqual(fds_of(d.pid("served")), [0, 1, 2, 3])  # fd 3: its channel (sleep opens nothing)
+        self.assertGreater(len(open_fds(d.proc.pid)), 5)
+        self.assertEqual(open_fds(d.pid("plain")), [0, 1, 2])
+        self.assertEqual(open_fds(d.pid("quiet")), [0, 1, 2])
+        self.assertEqual(open_fds(d.pid("served")), [0, 1, 2, 3])  # fd 3: its channel (sleep opens nothing)
 
     def test_a_worker_under_a_node_holds_only_0_1_2(self):
         d = self.daemon(NESTED_SLEEPER)
-        self.assertEqual(fds_of(d.pid_of("root/sub/w")), [0, 1, 2])
+        self.assertEqual(open_fds(d.pid_of("root/sub/w")), [0, 1, 2])
 
     def test_umask_rlimits_nice_and_no_new_privs_are_applied(self):
         d = self.daemon(flat_config(workers=[("w", ["/bin/sleep", "1000"], """
@@ -182,7 +178,7 @@ no_new_privs = true
         env = environment_of(pid)
         self.assertEqual(env.get(b"USER"), b"nobody")
         self.assertEqual(env.get(b"HOME"), nobody.pw_dir.encode())
-        self.assertEqual(fds_of(pid), [0, 1, 2])
+        self.assertEqual(open_fds(pid), [0, 1, 2])
 
     def test_a_limit_that_cannot_be_set_is_a_start_error_with_the_reason(self):
         # Above fs.nr_open setrlimit(RLIMIT_NOFILE) fails even for root.
