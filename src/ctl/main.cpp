@@ -1096,7 +1096,9 @@ int run(int argc, char** argv) {
   };
   sandbox_action("create", "Add a new sandbox (a copy of a configured subtree)", true, true);
   sandbox_action("destroy", "Stop a sandbox and delete it", true, false);
-  sandbox_action("restart", "Destroy and create again: new pids, restart count + 1", true, true);
+  sandbox_action("restart",
+                 "Destroy and create again (options checked first): new pids, restart count + 1",
+                 true, true);
   sandbox_action("list", "List the sandboxes", false, false);
   sandbox_action("info", "Show one sandbox and its subtree", true, false);
 

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <variant>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -139,8 +140,23 @@ class Daemon {
   // Sandboxes (sandboxes.cpp): copies of a configured subtree added under a
   // dynamic supervisor.
   void handle_sandbox(ClientId client, const nlohmann::json& req);
-  void create_sandbox(ClientId client, const nlohmann::json& id, const std::string& sandbox,
-                      const nlohmann::json& options, int restarts);
+  // A sandbox ready to be added: every option checked, `under` resolved.
+  struct SandboxPlan {
+    std::string name;
+    std::string under;  // the supervisor to add it to, e.g. root/demo_dynamic
+    std::string template_name;
+    SupervisorSpec spec;
+    nlohmann::json kept_options;  // what `sandbox info` and a later restart use
+  };
+  struct SandboxRefusal {
+    std::string code;  // protocol error code
+    std::string message;
+  };
+  // Checks `options` (template, strategy, intensity, period, under) for a
+  // sandbox `name` against the configuration and the mirror. Changes nothing.
+  std::variant<SandboxPlan, SandboxRefusal> plan_sandbox(const std::string& name,
+                                                         const nlohmann::json& options) const;
+  void create_sandbox(ClientId client, const nlohmann::json& id, SandboxPlan plan, int restarts);
   void send_command(ClientId client, const nlohmann::json& id, nlohmann::json command,
                     nlohmann::json extra, std::uint64_t fan_out = 0);
   // Resolves req["path"] in the mirror; on failure sends the error itself.

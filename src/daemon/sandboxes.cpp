@@ -47,7 +47,11 @@ void Daemon::handle_sandbox(ClientId client, const nlohmann::json& req) {
       return error("already_exists",
                    "sandbox '" + name + "' already exists at " + box->second.path);
     }
-    create_sandbox(client, id, name, req, 0);
+    auto plan = plan_sandbox(name, req);
+    if (auto* refusal = std::get_if<SandboxRefusal>(&plan)) {
+      return error(refusal->code, refusal->message);
+    }
+    create_sandbox(client, id, std::get<SandboxPlan>(std::move(plan)), 0);
     return;
   }
   if (box == sandboxes_.end()) return error(protocol::kNotFound, "no sandbox '" + name + "'");
@@ -64,22 +68,33 @@ void Daemon::handle_sandbox(ClientId client, const nlohmann::json& req) {
                  {{"path", path}});
   } else if (action == "restart") {
     // Same options unless new ones are given; new pids; restart count + 1.
+    // Every option is checked before the sandbox is touched: a refused
+    // restart leaves it running as it was.
     nlohmann::json options = box->second.options;
-    for (const char* key : {"template", "strategy", "intensity", "period"}) {
+    for (const char* key : {"template", "strategy", "intensity", "period", "under"}) {
       if (req.contains(key)) options[key] = req[key];
     }
-    const MirrorNode* node = mirror_.find(box->second.path);
-    const int restarts = node != nullptr ? node->restarts + 1 : 1;
     const std::string path = box->second.path;
+    auto planned = plan_sandbox(name, options);
+    if (auto* refusal = std::get_if<SandboxRefusal>(&planned)) {
+      return error(refusal->code, refusal->message);
+    }
+    SandboxPlan plan = std::get<SandboxPlan>(std::move(planned));
+    if (plan.under == path || plan.under.starts_with(path + "/")) {
+      return error(protocol::kBadRequest, "'" + plan.under + "' is inside sandbox '" + name +
+                                              "', which the restart removes first");
+    }
+    const MirrorNode* node = mirror_.find(path);
+    const int restarts = node != nullptr ? node->restarts + 1 : 1;
     // Remove, and once it is gone, create it again.
     const CommandToken token = ++next_token_;
     PendingReply then{client, id, nullptr, 0, {}};
-    then.then = [this, client, id, name, options, restarts](const nlohmann::json& reply) {
+    then.then = [this, client, id, plan = std::move(plan), restarts](const nlohmann::json& reply) {
       if (!reply.value("ok", false)) {
         server_->send(client, {{"id", id}, {"ok", false}, {"error", reply.at("error")}});
         return;
       }
-      create_sandbox(client, id, name, options, restarts);
+      create_sandbox(client, id, plan, restarts);
     };
     pending_[token] = std::move(then);
     root_->route({{"owner", path.substr(0, path.rfind('/'))},
@@ -92,26 +107,27 @@ void Daemon::handle_sandbox(ClientId client, const nlohmann::json& req) {
   }
 }
 
-void Daemon::create_sandbox(ClientId client, const nlohmann::json& id, const std::string& name,
-                            const nlohmann::json& options, int restarts) {
-  auto error = [&](std::string_view code, const std::string& message) {
-    server_->send_error(client, id, code, message);
+std::variant<Daemon::SandboxPlan, Daemon::SandboxRefusal> Daemon::plan_sandbox(
+    const std::string& name, const nlohmann::json& options) const {
+  auto refuse = [](std::string_view code, std::string message) {
+    return SandboxRefusal{std::string(code), std::move(message)};
   };
   const auto& library = options_.config.supervisors;
   if (library.count(name) != 0) {
-    return error(protocol::kBadRequest,
-                 "'" + name + "' names a configured supervisor; choose another sandbox id");
+    return refuse(protocol::kBadRequest,
+                  "'" + name + "' names a configured supervisor; choose another sandbox id");
   }
-  if (!config::is_valid_name(name)) {
-    return error(protocol::kBadRequest, "bad sandbox id '" + name + "'");
-  }
-  const std::string template_name = options.value("template", "demo_tracking");
-  auto tmpl = library.find(template_name);
+  if (!config::is_valid_name(name))
+    return refuse(protocol::kBadRequest, "bad sandbox id '" + name + "'");
+  SandboxPlan plan;
+  plan.name = name;
+  plan.template_name = options.value("template", "demo_tracking");
+  auto tmpl = library.find(plan.template_name);
   if (tmpl == library.end()) {
-    return error(protocol::kNotFound, "no supervisor '" + template_name + "' to copy");
+    return refuse(protocol::kNotFound, "no supervisor '" + plan.template_name + "' to copy");
   }
   // Where: --under, else the one dynamic supervisor of the tree.
-  std::string under = options.value("under", "");
+  const std::string under = options.value("under", "");
   if (under.empty()) {
     std::vector<std::string> dynamic;
     for (const std::string& p : mirror_.supervisors_under("root")) {
@@ -119,56 +135,61 @@ void Daemon::create_sandbox(ClientId client, const nlohmann::json& id, const std
         dynamic.push_back(p);
     }
     if (dynamic.size() != 1) {
-      return error(protocol::kBadRequest,
-                   dynamic.empty() ? "no dynamic supervisor in the tree to hold sandboxes"
-                                   : "several dynamic supervisors: choose one with --under");
+      return refuse(protocol::kBadRequest,
+                    dynamic.empty() ? "no dynamic supervisor in the tree to hold sandboxes"
+                                    : "several dynamic supervisors: choose one with --under");
     }
-    under = dynamic[0];
+    plan.under = dynamic[0];
   } else {
     auto matches = mirror_.match(under);
-    if (matches.size() != 1) return error(protocol::kNotFound, "no supervisor '" + under + "'");
-    under = matches[0];
+    if (matches.size() != 1) return refuse(protocol::kNotFound, "no supervisor '" + under + "'");
+    plan.under = matches[0];
   }
-  SupervisorSpec spec = tmpl->second;
-  spec.name = name;
+  plan.spec = tmpl->second;
+  plan.spec.name = name;
   try {
     if (options.contains("strategy")) {
-      spec.strategy = strategy_from_string(options["strategy"].get<std::string>());
+      plan.spec.strategy = strategy_from_string(options["strategy"].get<std::string>());
     }
-    if (options.contains("intensity")) spec.intensity = options["intensity"].get<int>();
+    if (options.contains("intensity")) plan.spec.intensity = options["intensity"].get<int>();
     if (options.contains("period")) {
       auto period = parse_duration(options["period"].get<std::string>());
       if (!period || period->count() <= 0) throw std::invalid_argument("bad period");
-      spec.period = *period;
+      plan.spec.period = *period;
     }
   } catch (const std::exception& e) {
-    return error(protocol::kBadRequest, e.what());
+    return refuse(protocol::kBadRequest, e.what());
   }
-  if (spec.intensity < 0) return error(protocol::kBadRequest, "intensity must be >= 0");
-  if (spec.strategy == Strategy::dynamic) {
-    return error(protocol::kBadRequest, "a sandbox copies a static subtree; use another strategy");
+  if (plan.spec.intensity < 0) return refuse(protocol::kBadRequest, "intensity must be >= 0");
+  if (plan.spec.strategy == Strategy::dynamic) {
+    return refuse(protocol::kBadRequest, "a sandbox copies a static subtree; use another strategy");
   }
+  plan.kept_options = {{"template", plan.template_name}};
+  for (const char* key : {"strategy", "intensity", "period", "under"}) {
+    if (options.contains(key)) plan.kept_options[key] = options[key];
+  }
+  return plan;
+}
+
+void Daemon::create_sandbox(ClientId client, const nlohmann::json& id, SandboxPlan plan,
+                            int restarts) {
   ChildSpec child;
-  child.id = name;
+  child.id = plan.name;
   child.is_supervisor = true;
   child.restart = RestartType::permanent;
   child.shutdown = {Shutdown::Kind::infinity, Duration{0}};
 
-  const std::string path = under + "/" + name;
-  nlohmann::json kept{{"template", template_name}};
-  for (const char* key : {"strategy", "intensity", "period", "under"}) {
-    if (options.contains(key)) kept[key] = options[key];
-  }
-  sandboxes_[name] = {path, template_name, kept};
-  mirror_.register_added_supervisor(under, spec, library);
+  const std::string path = plan.under + "/" + plan.name;
+  sandboxes_[plan.name] = {path, plan.template_name, plan.kept_options};
+  mirror_.register_added_supervisor(plan.under, plan.spec, options_.config.supervisors);
   mirror_.set_restarts(path, restarts);
   send_command(client, id,
-               {{"owner", under},
+               {{"owner", plan.under},
                 {"kind", "add"},
-                {"child", name},
+                {"child", plan.name},
                 {"spec", to_json(child)},
-                {"supervisor_spec", to_json(spec)}},
-               {{"path", path}, {"sandbox", name}, {"restarts", restarts}});
+                {"supervisor_spec", to_json(plan.spec)}},
+               {{"path", path}, {"sandbox", plan.name}, {"restarts", restarts}});
 }
 
 }  // namespace otpsup

@@ -58,6 +58,33 @@ class Sandboxes(DaemonTestCase):
         self.assertEqual(node["restarts"], 1)
         self.assertEqual(node["intensity"], 4)  # same options
 
+    def test_a_refused_restart_leaves_the_sandbox_as_it_was(self):
+        d = self.daemon()
+        self.create(d, "s1", "--intensity", "4")
+        before = {n["path"]: n["pid"] for n in walk(d.status_json("demo_dynamic/s1"))}
+        for opts, code in [(["--strategy", "bogus"], "bad_request"),
+                           (["--template", "nope"], "not_found"),
+                           (["--under", "nowhere"], "not_found"),
+                           (["--under", "demo_dynamic/s1"], "bad_request")]:
+            p = d.ctl("sandbox", "restart", "s1", *opts, check=False)
+            self.assertEqual(p.returncode, 1, opts)
+            self.assertIn(f"({code})", p.stderr, opts)
+            after = {n["path"]: n["pid"] for n in walk(d.status_json("demo_dynamic/s1"))}
+            self.assertEqual(after, before, opts)
+        info = json.loads(d.ctl("sandbox", "info", "s1", "--json").stdout)
+        self.assertEqual(info["options"], {"template": "demo_tracking", "intensity": 4})
+        self.assertEqual(info["restarts"], 0)
+
+    def test_restart_with_new_options_uses_them_and_keeps_the_others(self):
+        d = self.daemon()
+        self.create(d, "s1", "--intensity", "4")
+        d.ctl("sandbox", "restart", "s1", "--strategy", "rest_for_one", "--under", "demo_dynamic")
+        node = d.status_json("demo_dynamic/s1")
+        self.assertEqual((node["strategy"], node["intensity"], node["restarts"]), ("rest_for_one", 4, 1))
+        info = json.loads(d.ctl("sandbox", "info", "s1", "--json").stdout)
+        self.assertEqual(info["options"], {"template": "demo_tracking", "intensity": 4,
+                                           "strategy": "rest_for_one", "under": "demo_dynamic"})
+
     def test_kill_9_of_a_sandbox_is_handled_by_its_dynamic_supervisor(self):
         d = self.daemon()
         self.create(d, "s1")
