@@ -100,6 +100,21 @@ void TreeMirror::reconcile_node(const std::map<std::string, SupervisorSpec>& lib
         // A new sub-supervisor: its own configured children, all down.
         nodes_.at(child_path).children.clear();
       }
+    } else if (nodes_.at(child_path).supervisor != c.is_supervisor) {
+      // Its kind changed (the reload restarts it as the other kind): what it
+      // supervised goes; a new supervisor's children are added below, down.
+      for (const std::string& grandchild :
+           std::vector<std::string>(nodes_.at(child_path).children)) {
+        erase_subtree(child_path + "/" + grandchild);
+      }
+      MirrorNode& n = nodes_.at(child_path);
+      n.supervisor = c.is_supervisor;
+      n.children.clear();
+      n.strategy.clear();
+      n.intensity = 0;
+      n.period = Duration{0};
+      n.paused = false;
+      n.restart_times.clear();
     }
     nodes_.at(child_path).restart = to_string(c.restart);
     order.push_back(c.id);

@@ -50,6 +50,26 @@ class Reload(DaemonTestCase):
         self.assertTrue({("root/gone", "stop"), ("root/new", "start"), ("root/sub/s2", "restart"),
                          ("root/sub/s3", "start"), ("root", "update")} <= actions, actions)
 
+    def test_a_worker_that_becomes_a_supervisor_shows_and_runs_as_one_and_back(self):
+        as_worker = [supervisor("root", ["x", "keep"]), worker("x"), worker("keep")]
+        d = self.daemon(tree_config(as_worker))
+        keep = d.pid("keep")
+        self.rewrite(d, [supervisor("root", ["x", "keep"]), supervisor("x", ["y"]),
+                         worker("y"), worker("keep")])
+        d.ctl("reload")
+        node = d.status_json("x")
+        self.assertEqual(node["kind"], "supervisor")
+        self.assertEqual([(c["name"], c["state"]) for c in node["children"]], [("y", "running")])
+        self.assertTrue(alive(node["children"][0]["pid"]))
+        y = node["children"][0]["pid"]
+        self.rewrite(d, as_worker)
+        d.ctl("reload")
+        node = d.status_json("x")
+        self.assertEqual(node["kind"], "worker")
+        self.assertNotIn("children", node)
+        self.assertTrue(wait_gone(y))
+        self.assertEqual(d.pid("keep"), keep)
+
     def test_an_invalid_file_changes_nothing_and_the_error_goes_to_the_caller(self):
         d = self.daemon(tree_config(self.BEFORE))
         before = pids(d)

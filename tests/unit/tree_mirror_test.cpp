@@ -5,6 +5,7 @@
 
 #include <map>
 #include <string>
+#include <vector>
 
 using namespace otpsup;
 
@@ -50,4 +51,42 @@ TEST_CASE("MirrorStateSetsReplacesAndClearsWorkersStatusTexts") {
   CHECK(text_of(m, "root/b").empty());
   CHECK(m.find("root")->restart_times.size() == 3);
   CHECK_FALSE(m.find("root")->paused);
+}
+
+TEST_CASE("MirrorReloadThatChangesAChildsKindShowsTheNewKind") {
+  ChildSpec y;
+  y.id = "y";
+  SupervisorSpec x;
+  x.name = "x";
+  x.strategy = Strategy::one_for_all;
+  x.intensity = 7;
+  x.children.push_back(y);
+  SupervisorSpec root_as_worker_x;
+  root_as_worker_x.name = "root";
+  ChildSpec worker_x;
+  worker_x.id = "x";
+  root_as_worker_x.children.push_back(worker_x);
+  SupervisorSpec root_as_supervisor_x = root_as_worker_x;
+  root_as_supervisor_x.children[0].is_supervisor = true;
+
+  TreeMirror m;
+  m.build({{"root", root_as_worker_x}}, 1, TimePoint{});
+  REQUIRE_FALSE(m.find("root/x")->supervisor);
+
+  m.reconcile({{"root", root_as_supervisor_x}, {"x", x}});
+  const MirrorNode* now_supervisor = m.find("root/x");
+  CHECK(now_supervisor->supervisor);
+  CHECK(now_supervisor->strategy == "one_for_all");
+  CHECK(now_supervisor->intensity == 7);
+  CHECK(now_supervisor->children == std::vector<std::string>{"y"});
+  REQUIRE(m.find("root/x/y") != nullptr);
+  CHECK(m.status("root", TimePoint{})["children"][0]["kind"] == "supervisor");
+
+  m.reconcile({{"root", root_as_worker_x}});
+  const MirrorNode* worker_again = m.find("root/x");
+  CHECK_FALSE(worker_again->supervisor);
+  CHECK(worker_again->children.empty());
+  CHECK(worker_again->strategy.empty());
+  CHECK(m.find("root/x/y") == nullptr);
+  CHECK(m.status("root", TimePoint{})["children"][0]["kind"] == "worker");
 }
