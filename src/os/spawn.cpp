@@ -16,9 +16,9 @@
 #include <array>
 #include <cstring>
 #include <iterator>
-#include <map>
 #include <vector>
 
+#include "os/child_environment.h"
 #include "os/credentials.h"
 #include "os/fd_limit.h"
 #include "otpsup/unique_fd.h"
@@ -133,49 +133,6 @@ struct ChildPlan {
   std::vector<gid_t> groups;
   bool no_new_privs = false;
 };
-
-// argv/envp as NUL-terminated arrays of pointers into owned strings.
-struct CStringArray {
-  std::vector<std::string> storage;
-  std::vector<char*> pointers;
-  char** finish() {
-    pointers.clear();
-    for (auto& s : storage) pointers.push_back(s.data());
-    pointers.push_back(nullptr);
-    return pointers.data();
-  }
-};
-
-bool is_kept_when_clearing(std::string_view entry) {
-  for (std::string_view name : {"PATH=", "HOME=", "USER=", "LANG="}) {
-    if (entry.substr(0, name.size()) == name) return true;
-  }
-  return false;
-}
-
-// The daemon's environment (or only PATH, HOME, USER, LANG with clear_env),
-// then, for a worker with a `user`, that user's HOME, USER and LOGNAME, then
-// the spec's env, then OTPSUP_CHILD_PATH. Later entries replace earlier ones.
-CStringArray build_environment(const ChildSpec& spec, const std::string& child_path,
-                               const Credentials* identity) {
-  std::map<std::string, std::string> set;
-  if (identity != nullptr && !identity->user_name.empty()) {
-    set["HOME"] = identity->home;
-    set["USER"] = identity->user_name;
-    set["LOGNAME"] = identity->user_name;
-  }
-  for (const auto& [name, value] : spec.env) set[name] = value;
-  set["OTPSUP_CHILD_PATH"] = child_path;
-  CStringArray env;
-  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
-    std::string_view entry(*e);
-    if (spec.clear_env && !is_kept_when_clearing(entry)) continue;
-    if (set.count(std::string(entry.substr(0, entry.find('=')))) > 0) continue;
-    env.storage.emplace_back(entry);
-  }
-  for (const auto& [name, value] : set) env.storage.push_back(name + "=" + value);
-  return env;
-}
 
 [[noreturn]] void fail_in_child(ChildReport* report, Stage stage, int err, int detail = 0) {
   report->error = err;
@@ -475,13 +432,13 @@ Status spawn_worker(const ChildSpec& spec, const std::string& child_path, int* p
   argv.reserve(spec.command.size() + 1);
   for (const std::string& arg : spec.command) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
-  CStringArray env = build_environment(spec, child_path, has_identity ? &identity : nullptr);
+  const ChildEnvironment env(environ, spec, child_path, has_identity ? &identity : nullptr);
   const std::string& executable = spec.executable.empty() ? spec.command.at(0) : spec.executable;
 
   ChildPlan plan;
   plan.executable = executable.c_str();
   plan.argv = argv.data();
-  plan.envp = env.finish();
+  plan.envp = env.envp();
   plan.cwd = spec.cwd ? spec.cwd->c_str() : nullptr;
   plan.death_signal = io.death_signal;
   plan.umask = spec.umask.value_or(-1);
