@@ -918,6 +918,17 @@ void Supervisor::add_child(const Command& cmd) {
     reply_error(cmd.token, "already_exists", spec_.name + " already has a child '" + spec.id + "'");
     return;
   }
+  // OTP 24: no significant child under a dynamic supervisor, nor where
+  // auto_shutdown = never (the configuration refuses both the same way).
+  if (spec.significant &&
+      (spec_.strategy == Strategy::dynamic || spec_.auto_shutdown == AutoShutdown::never)) {
+    reply_error(cmd.token, "bad_request",
+                "significant: " + spec_.name +
+                    (spec_.strategy == Strategy::dynamic
+                         ? " is a dynamic supervisor, which may have no significant child"
+                         : " has auto_shutdown = \"never\", which allows no significant child"));
+    return;
+  }
   if (spec_.max_children > 0 && static_cast<int>(children_.size()) >= spec_.max_children) {
     reply_error(cmd.token, "max_children",
                 spec_.name + " has reached max_children = " + std::to_string(spec_.max_children));

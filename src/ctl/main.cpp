@@ -509,8 +509,9 @@ int supervisors_command(const GlobalOptions& global, json message, const std::st
 
 struct AddRequest {
   std::string id;
-  std::string restart;   // empty = the daemon's default (permanent)
-  std::string shutdown;  // empty = the daemon's default
+  std::string restart;                // empty = the daemon's default (permanent)
+  std::string shutdown;               // empty = the daemon's default
+  std::vector<std::string> settings;  // "KEY = VALUE" lines of a [worker] section
   std::vector<std::string> command;
 };
 
@@ -533,6 +534,7 @@ int add_child_command(const GlobalOptions& global, const std::string& path, cons
                   {"command", absolute_command(add.command)}};
   if (!add.restart.empty()) message["restart"] = add.restart;
   if (!add.shutdown.empty()) message["shutdown"] = add.shutdown;
+  if (!add.settings.empty()) message["settings"] = add.settings;
   json result;
   if (int rc = request(global, message, std::nullopt, &result)) return rc;
   std::cout << "added " << string_or(result, "path", path + "/" + add.id) << pid_text(result)
@@ -930,16 +932,20 @@ int run(int argc, char** argv) {
       [&]() -> int {
         if (add.command.empty() || add.command != after_dashes) {
           std::cerr << "otpsupctl: add: give the command after '--': otpsupctl add SUPPATH --id "
-                       "ID [--restart TYPE] [--shutdown T] -- COMMAND [ARGS...]\n";
+                       "ID [--restart TYPE] [--shutdown T] [--set 'KEY = VALUE']... -- COMMAND "
+                       "[ARGS...]\n";
           return kExitUsage;
         }
         return add_child_command(global, path, add);
       });
   add_cmd->footer(
-      "Usage: otpsupctl add SUPPATH --id ID [--restart TYPE] [--shutdown T] -- COMMAND [ARGS...]\n"
+      "Usage: otpsupctl add SUPPATH --id ID [--restart TYPE] [--shutdown T]\n"
+      "                     [--set 'KEY = VALUE']... -- COMMAND [ARGS...]\n"
       "Everything after '--' is the child's argv. otpsupd looks a bare COMMAND name up in its\n"
       "own $PATH, then in its own directory; a relative COMMAND path (./run) is taken from\n"
-      "the current directory.");
+      "the current directory. Each --set is one key of a [worker] section (otpsup.toml(5)),\n"
+      "in TOML: --set 'user = \"nobody\"' --set 'restart_delay = \"1s\"'\n"
+      "--set 'env = { MODE = \"test\" }'. Errors name the Nth --set as --set:N:COLUMN.");
   add_cmd->add_option("SUPPATH", path, "Dynamic supervisor: full path or unique suffix")
       ->type_name("")
       ->required();
@@ -959,6 +965,11 @@ int run(int argc, char** argv) {
                    "How long stop waits before SIGKILL (a duration), brutal_kill or infinity")
       ->type_name("T")
       ->check(shutdown_check());
+  add_cmd
+      ->add_option("--set", add.settings,
+                   "A key of the worker's section, in TOML (repeatable): 'user = \"nobody\"'")
+      ->type_name("'KEY = VALUE'")
+      ->allow_extra_args(false);
 
   CLI::App* info = add_command("info", "Show a running node's process: memory, CPU, fds, ...",
                                [&] { return info_command(global, path, json_output); });

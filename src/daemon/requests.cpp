@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <limits>
 
-#include "config/executable_lookup.h"
+#include "config/added_worker.h"
 #include "daemon/daemon.h"
 #include "os/private_dirs.h"
 #include "os/proc_info.h"
@@ -253,7 +253,8 @@ void Daemon::handle_tree_command(ClientId client, const nlohmann::json& req,
   send_command(client, id, std::move(command), std::move(extra));
 }
 
-// add SUPPATH: {"path", "id", "command":[...], "restart"?, "shutdown"?}
+// add SUPPATH: {"path", "child_id", "command":[...], "restart"?, "shutdown"?,
+// "settings"?: ["KEY = VALUE", ...]}: read as a [worker] section would be.
 void Daemon::handle_add(ClientId client, const nlohmann::json& req) {
   const nlohmann::json id = req.value("id", nlohmann::json(nullptr));
   std::optional<std::string> target = resolve(client, req);
@@ -263,47 +264,48 @@ void Daemon::handle_add(ClientId client, const nlohmann::json& req) {
     server_->send_error(client, id, protocol::kRefused, *target + " is not a supervisor");
     return;
   }
-  ChildSpec spec;
-  spec.id = req.value("child_id", "");
-  if (!valid_child_name(spec.id)) {
+  const std::string child_id = req.value("child_id", "");
+  if (!valid_child_name(child_id)) {
     server_->send_error(client, id, protocol::kBadRequest,
-                        "bad child id '" + spec.id + "' (letters, digits, '_', '-', '.')");
+                        "bad child id '" + child_id + "' (letters, digits, '_', '-', '.')");
     return;
   }
-  if (!req.contains("command") || !req["command"].is_array() || req["command"].empty()) {
+  std::vector<std::string> command, settings;
+  try {
+    if (req.contains("command")) command = req["command"].get<std::vector<std::string>>();
+    if (req.contains("settings")) settings = req["settings"].get<std::vector<std::string>>();
+  } catch (const std::exception& e) {
+    server_->send_error(client, id, protocol::kBadRequest,
+                        std::string("command and settings are arrays of strings: ") + e.what());
+    return;
+  }
+  if (command.empty()) {
     server_->send_error(client, id, protocol::kBadRequest, "missing command");
     return;
   }
-  try {
-    spec.command = req["command"].get<std::vector<std::string>>();
-    spec.restart = restart_type_from_string(req.value("restart", "permanent"));
-  } catch (const std::exception& e) {
-    server_->send_error(client, id, protocol::kBadRequest, e.what());
-    return;
-  }
-  if (req.contains("shutdown")) {
-    const std::string s = req.value("shutdown", "");
-    if (s == "brutal_kill") {
-      spec.shutdown = {Shutdown::Kind::brutal_kill, Duration{0}};
-    } else if (s == "infinity") {
-      spec.shutdown = {Shutdown::Kind::infinity, Duration{0}};
-    } else if (auto d = parse_duration(s)) {
-      spec.shutdown = {Shutdown::Kind::timeout, *d};
-    } else {
-      server_->send_error(client, id, protocol::kBadRequest,
-                          "bad shutdown '" + s + "' (a duration, brutal_kill or infinity)");
+  // --restart and --shutdown are settings too, after the --set ones.
+  for (const char* key : {"restart", "shutdown"}) {
+    if (!req.contains(key)) continue;
+    if (!req[key].is_string()) {
+      server_->send_error(client, id, protocol::kBadRequest, std::string(key) + " is a string");
       return;
     }
+    settings.push_back(std::string(key) + " = " + nlohmann::json(req[key]).dump());
   }
-  config::ExecutableLookup exe = config::find_executable(spec.command[0], options_.lookup);
-  if (exe.path.empty()) {
-    server_->send_error(client, id, protocol::kBadRequest, exe.error);
+  config::AddedWorker added =
+      config::read_added_worker(child_id, command, settings, options_.lookup);
+  if (!added.errors.empty()) {
+    std::string message;
+    for (const ConfigError& e : added.errors) {
+      message += (message.empty() ? "" : "\n") + e.to_string();
+    }
+    server_->send_error(client, id, protocol::kBadRequest, message);
     return;
   }
-  spec.executable = exe.path;
-  send_command(client, id,
-               {{"owner", *target}, {"kind", "add"}, {"child", spec.id}, {"spec", to_json(spec)}},
-               {{"path", *target + "/" + spec.id}});
+  send_command(
+      client, id,
+      {{"owner", *target}, {"kind", "add"}, {"child", child_id}, {"spec", to_json(added.spec)}},
+      {{"path", *target + "/" + child_id}});
 }
 
 // Reads the configuration file again, validates all of it (a bad file changes

@@ -3,7 +3,7 @@ import os
 import signal
 import unittest
 
-from otpsup_harness import COUNTER, DaemonTestCase, alive, tree_records, wait_gone
+from otpsup_harness import COUNTER, DaemonTestCase, alive, environment_of, tree_records, wait_gone
 
 
 def tree_config(sections):
@@ -212,6 +212,38 @@ class Trees(DaemonTestCase):
         events = [r["event"] for r in d.history("dyn")]
         self.assertIn("added", events)
         self.assertIn("removed", events)
+
+    def test_add_takes_the_keys_of_a_worker_section_with_set(self):
+        d = self.daemon(tree_config([
+            supervisor("root", ["dyn"]), ("supervisor", "dyn", {"strategy": '"dynamic"'})]))
+        p = d.ctl("add", "dyn", "--id", "c1", "--restart", "transient",
+                  "--set", 'env = { MODE = "test" }', "--set", 'restart_delay = "2s"',
+                  "--set", "umask = \"027\"", "--", COUNTER)
+        pid = d.pid_of("dyn/c1")
+        d.seen_pids.add(pid)
+        self.assertIn("added root/dyn/c1", p.stdout)
+        self.assertEqual(environment_of(pid).get(b"MODE"), b"test")
+        with open(f"/proc/{pid}/status") as f:
+            self.assertIn("Umask:\t0027", f.read())
+        node = d.status_json("dyn/c1")
+        self.assertEqual(node["restart"], "transient")
+        h = d.follow()
+        d.ctl("kill", "dyn/c1", "-s", "KILL")
+        delay = h.wait_for("restart_scheduled", "c1")["delay_ms"]
+        self.assertTrue(1800 <= delay <= 2200, delay)  # 2 s, ±10% jitter
+        # Errors are the configuration's, each naming its --set as --set:N:COLUMN;
+        # nothing is added.
+        for settings, expected in [
+                (["--set", 'user = "nobody"', "--set", 'restart_dela = "1s"'],
+                 "--set:2:1: unknown key 'restart_dela'"),
+                (["--set", "user = nobody"], "--set:1:9: TOML syntax error"),
+                (["--set", 'command = ["x"]'], "command: give the program"),
+                (["--set", "significant = true", "--set", 'restart = "temporary"'],
+                 "dynamic supervisor, which may have no significant child")]:
+            p = d.ctl("add", "dyn", "--id", "c2", *settings, "--", COUNTER, check=False)
+            self.assertEqual(p.returncode, 1, settings)
+            self.assertIn(expected, p.stderr, settings)
+            self.assertNotIn("c2", [c["name"] for c in d.status_json("dyn")["children"]])
 
     def test_dynamic_children_are_lost_when_their_supervisor_restarts(self):
         d = self.daemon(tree_config([

@@ -840,6 +840,40 @@ TEST_CASE("AddStartsANewChildLastOnADynamicSupervisorOnly") {
   CHECK(h.replies.back().error_code == "max_children");
 }
 
+TEST_CASE("AddRefusesASignificantChildWhereOtpAllowsNone") {
+  auto significant = [](std::string id, CommandToken token) {
+    Command c = add_command(std::move(id), token);
+    c.spec->significant = true;
+    c.spec->restart = RestartType::transient;
+    return c;
+  };
+  Harness dynamic(sup(Strategy::dynamic, 1, {}));
+  dynamic.boot();
+  dynamic.s.on_command(significant("x", 1), dynamic.now);
+  dynamic.pump();
+  CHECK(dynamic.replies.back().error_code == "bad_request");
+  CHECK(dynamic.replies.back().message.find("dynamic") != std::string::npos);
+  CHECK(dynamic.s.find("x") == nullptr);
+
+  auto never = sup(Strategy::one_for_one, 1, {worker("a")});
+  never.allow_add = true;
+  Harness h(never);
+  h.boot();
+  h.s.on_command(significant("x", 2), h.now);
+  h.pump();
+  CHECK(h.replies.back().error_code == "bad_request");
+  CHECK(h.replies.back().message.find("auto_shutdown") != std::string::npos);
+
+  auto any = never;
+  any.auto_shutdown = AutoShutdown::any_significant;
+  Harness allowed(any);
+  allowed.boot();
+  allowed.s.on_command(significant("x", 3), allowed.now);
+  allowed.pump();
+  CHECK(allowed.replies.back().ok);
+  CHECK(allowed.s.find("x")->spec.significant);
+}
+
 TEST_CASE("RemoveStopsAndDeletesAnAddedChild") {
   Harness h(sup(Strategy::dynamic, 1, {}));
   h.boot();
