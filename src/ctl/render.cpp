@@ -386,6 +386,19 @@ std::string seconds_text(const json& object, const char* key) {
   return value ? fixed(*value, 2) + "s" : "?";
 }
 
+// "nobody:nogroup (65534:65534)": the names, then the ids; a name the
+// databases do not have is left out ("(1234:1234)"); "" when nothing is known.
+std::string user_text(const json& info) {
+  const auto uid = count_member(info, "uid");
+  const auto gid = count_member(info, "gid");
+  if (!uid && !gid) return {};
+  auto id = [](const std::optional<std::uint64_t>& n) { return n ? std::to_string(*n) : "?"; };
+  std::string names = string_member(info, "user");
+  const std::string group = string_member(info, "group");
+  if (!names.empty() || !group.empty()) names += ":" + group + " ";
+  return names + "(" + id(uid) + ":" + id(gid) + ")";
+}
+
 }  // namespace
 
 std::string format_uptime(std::uint64_t milliseconds) {
@@ -432,6 +445,7 @@ std::string render_process_info(const json& info) {
     state += " (" + letter + ")";
   }
   pairs.emplace_back("state", state);
+  pairs.emplace_back("user", user_text(info));
 
   auto rss = count_member(info, "rss_bytes");
   pairs.emplace_back("rss", rss ? format_bytes(*rss) : std::string());

@@ -2,6 +2,8 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <cstring>
 #include <ctime>
+#include <vector>
 
 #include "otpsup/history_format.h"
 #include "otpsup/unique_fd.h"
@@ -65,6 +68,37 @@ std::string_view field_value(std::string_view text, std::string_view key) {
 template <typename T>
 bool leading_number(std::string_view value, T* out) {
   return parse_number(value.substr(0, value.find_first_of(" \t")), out);
+}
+
+// The effective id of a "real effective saved fs" Uid:/Gid: value; -1 when
+// it is not there.
+long effective_id(std::string_view value) {
+  const std::size_t first_end = value.find_first_of(" \t");
+  if (first_end == std::string_view::npos) return -1;
+  const std::size_t start = value.find_first_not_of(" \t", first_end);
+  if (start == std::string_view::npos) return -1;
+  long id = -1;
+  return leading_number(value.substr(start), &id) ? id : -1;
+}
+
+std::string user_name_of(uid_t uid) {
+  std::vector<char> buffer(4096);
+  passwd entry{};
+  passwd* found = nullptr;
+  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return {};
+  }
+  return entry.pw_name;
+}
+
+std::string group_name_of(gid_t gid) {
+  std::vector<char> buffer(4096);
+  group entry{};
+  group* found = nullptr;
+  if (::getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
+    return {};
+  }
+  return entry.gr_name;
 }
 
 // "btime" of /proc/stat: boot time in seconds since the epoch; 0 if unknown.
@@ -213,6 +247,10 @@ std::optional<ProcessInfo> read_process_info(int pid, std::string* error) {
     if (leading_number(field_value(text, "VmRSS"), &kb)) info.rss_bytes = kb * 1024;
     int threads = 0;
     if (leading_number(field_value(text, "Threads"), &threads)) info.threads = threads;
+    info.uid = effective_id(field_value(text, "Uid"));
+    info.gid = effective_id(field_value(text, "Gid"));
+    if (info.uid >= 0) info.user = user_name_of(static_cast<uid_t>(info.uid));
+    if (info.gid >= 0) info.group = group_name_of(static_cast<gid_t>(info.gid));
   } else if (err == ENOENT || err == ESRCH) {
     return not_running();  // reaped since stat was read
   }
@@ -225,7 +263,7 @@ std::optional<ProcessInfo> read_process_info(int pid, std::string* error) {
 nlohmann::json to_json(const ProcessInfo& info) {
   const std::chrono::system_clock::time_point start{
       std::chrono::milliseconds(info.start_time_unix_ms)};
-  return nlohmann::json{
+  nlohmann::json j{
       {"pid", info.pid},
       {"state", std::string(1, info.state)},
       {"state_name", info.state_name},
@@ -238,6 +276,11 @@ nlohmann::json to_json(const ProcessInfo& info) {
       {"uptime_s", info.uptime_seconds},
       {"cmdline", info.cmdline},
   };
+  if (info.uid >= 0) j["uid"] = info.uid;
+  if (info.gid >= 0) j["gid"] = info.gid;
+  if (!info.user.empty()) j["user"] = info.user;
+  if (!info.group.empty()) j["group"] = info.group;
+  return j;
 }
 
 }  // namespace otpsup

@@ -32,6 +32,12 @@ struct ProcessInfo {
   std::int64_t start_time_unix_ms = 0;  // btime (/proc/stat) + starttime / CLK_TCK
   double uptime_seconds = 0;            // CLOCK_BOOTTIME now - starttime / CLK_TCK, >= 0
   std::vector<std::string> cmdline;     // /proc/PID/cmdline split on NUL (split_cmdline)
+  // Effective ids (2nd field of Uid:/Gid: of status; -1 when absent) and
+  // their names from the passwd/group databases (empty when they have none).
+  long uid = -1;
+  long gid = -1;
+  std::string user;
+  std::string group;
 };
 
 // The fields of a /proc/PID/stat line that ProcessInfo uses.
@@ -73,7 +79,8 @@ std::optional<ProcessInfo> read_process_info(int pid, std::string* error);
 
 // Keys: pid, state (one-character string), state_name, rss_bytes, threads,
 // cpu_user_s, cpu_system_s, fd_count, start_time (RFC 3339 UTC, as
-// format_record_timestamp), uptime_s, cmdline (array of strings).
+// format_record_timestamp), uptime_s, cmdline (array of strings), and when
+// known uid, gid, user, group.
 nlohmann::json to_json(const ProcessInfo& info);
 
 }  // namespace otpsup

@@ -1,6 +1,7 @@
 """Process hygiene: credentials and limits between fork and exec, fds, no
 orphans, no zombies (otpsup.toml(5) user/group/umask/rlimits/nice/
 no_new_privs; otpsupd(8) PROCESS HYGIENE)."""
+import grp
 import json
 import os
 import pwd
@@ -179,6 +180,12 @@ no_new_privs = true
         self.assertEqual(env.get(b"USER"), b"nobody")
         self.assertEqual(env.get(b"HOME"), nobody.pw_dir.encode())
         self.assertEqual(open_fds(pid), [0, 1, 2])
+        # otpsupctl info says whom it runs as.
+        info = json.loads(d.ctl("info", "w", "--json").stdout)
+        self.assertEqual((info["uid"], info["gid"], info["user"]),
+                         (nobody.pw_uid, nobody.pw_gid, "nobody"))
+        group = grp.getgrgid(nobody.pw_gid).gr_name
+        self.assertIn(f"nobody:{group} ({nobody.pw_uid}:{nobody.pw_gid})", d.ctl("info", "w").stdout)
 
     def test_a_limit_that_cannot_be_set_is_a_start_error_with_the_reason(self):
         # Above fs.nr_open setrlimit(RLIMIT_NOFILE) fails even for root.

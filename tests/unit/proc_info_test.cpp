@@ -1,6 +1,7 @@
 // ProcessInfo from /proc: the stat parser, cmdline splitting, this process and
 // a forked child through sleeping, zombie and reaped.
 #include <errno.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -112,6 +113,9 @@ TEST_CASE("read_process_info on this process") {
   CHECK(info->cmdline[0] == program_invocation_name);  // argv[0] (glibc)
   CHECK(info->cpu_user_seconds >= 0);
   CHECK(info->uptime_seconds >= 0);
+  CHECK(info->uid == static_cast<long>(geteuid()));
+  CHECK(info->gid == static_cast<long>(getegid()));
+  if (const passwd* me = getpwuid(geteuid())) CHECK(info->user == me->pw_name);
   const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
@@ -123,6 +127,8 @@ TEST_CASE("read_process_info on this process") {
   CHECK(j["state"].get<std::string>().size() == 1);
   CHECK(j["rss_bytes"] == info->rss_bytes);
   CHECK(j["cmdline"] == info->cmdline);
+  CHECK(j["uid"] == info->uid);
+  CHECK(j["gid"] == info->gid);
   for (const char* key : {"state_name", "threads", "cpu_user_s", "cpu_system_s", "fd_count",
                           "start_time", "uptime_s"}) {
     CHECK_MESSAGE(j.contains(key), key);
