@@ -199,6 +199,10 @@ void Daemon::write_ready(const std::string& line) {
   if (options_.ready_fd < 0) return;
   ssize_t ignored = ::write(options_.ready_fd, line.data(), line.size());
   (void)ignored;
+  if (line == "ok\n" && options_.ready_fd_relays_stopping) {
+    relay_stopping_ = true;  // the fd stays open for begin_shutdown's "stopping\n"
+    return;
+  }
   ::close(options_.ready_fd);
   options_.ready_fd = -1;
 }
@@ -221,6 +225,8 @@ void Daemon::begin_shutdown(const std::string& why) {
   stopping_ = true;
   if (root_->core().ending()) return;  // already giving up or failing its boot
   options_.notifier.notify("STOPPING=1");
+  // Under --pid-namespace the outer process tells the service manager.
+  if (relay_stopping_) write_ready("stopping\n");
   append_history({{"sup", "root"}, {"event", "daemon_stopping"}, {"reason", why}});
   root_->shutdown();
 }

@@ -54,7 +54,10 @@ struct DaemonOptions {
   std::string self_exe;     // started again with --node for every sub-supervisor
   ConfigContext lookup;     // where `add` looks up commands (as the config does)
   bool foreground = false;
-  int ready_fd = -1;         // background mode: "ok\n" or the error, once booted
+  int ready_fd = -1;  // background mode: "ok\n" or the error, once booted
+  // --pid-namespace: ready_fd leads to the outer process, which relays to the
+  // service manager; it stays open after "ok\n" to carry "stopping\n".
+  bool ready_fd_relays_stopping = false;
   ServiceNotifier notifier;  // READY=1 once booted, STOPPING=1
   PidView pids;              // --pid-namespace: pids as seen outside (status, info, ping)
 };
@@ -195,6 +198,7 @@ class Daemon {
   };
   std::map<std::string, Sandbox> sandboxes_;
   bool stopping_ = false;
+  bool relay_stopping_ = false;  // "ok\n" went to the outer process (--pid-namespace)
   std::optional<DaemonExit> exit_;
   // --pid-namespace: inner pid -> pid outside, learnt while each process was
   // alive, for the records of its exit (written once it has been reaped).

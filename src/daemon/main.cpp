@@ -169,6 +169,7 @@ int main(int argc, char** argv) {
       ::_exit(entry.exit_code);
     }
     options.ready_fd = entry.ready_fd;
+    options.ready_fd_relays_stopping = true;
     options.pids = PidView(std::move(entry.outer_proc));
     options.notifier = ServiceNotifier();  // readiness goes through the outer process
   }

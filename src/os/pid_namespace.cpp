@@ -37,7 +37,11 @@ struct StoppingReport {
   const ServiceNotifier& notifier;
   bool sent = false;
   void check() {
-    if (sent || g_stop_forwarded == 0) return;
+    if (g_stop_forwarded != 0) report();
+  }
+  // The inner daemon said it is stopping (otpsupctl shutdown, or a signal).
+  void report() {
+    if (sent) return;
     sent = true;
     notifier.notify("STOPPING=1");
   }
@@ -65,6 +69,23 @@ std::string read_all(int fd, StoppingReport* stopping = nullptr) {
     }
     if (n <= 0) return text;
     text.append(buf, static_cast<std::size_t>(n));
+  }
+}
+
+// Reads up to and including the first '\n' (or to EOF), one byte at a time:
+// what follows the line stays in the pipe.
+std::string read_line(int fd, StoppingReport* stopping) {
+  std::string line;
+  char c;
+  for (;;) {
+    const ssize_t n = ::read(fd, &c, 1);
+    if (n < 0 && errno == EINTR) {
+      stopping->check();
+      continue;
+    }
+    if (n <= 0) return line;
+    line += c;
+    if (c == '\n') return line;
   }
 }
 
@@ -114,13 +135,20 @@ int run_outer(pid_t inner, UniqueFd ready_read, const ServiceNotifier& notifier,
   unblock_daemon_signals();
 
   StoppingReport stopping{notifier};
-  const std::string message = read_all(ready_read.get(), &stopping);
-  ready_read.reset();
-  if (message == "ok\n" && !stopping.sent) {
+  // "ok\n" once the tree is up (and later "stopping\n" when an orderly
+  // shutdown begins, whoever asked for it), or the startup error then EOF.
+  std::string message = read_line(ready_read.get(), &stopping);
+  const bool up = message == "ok\n";
+  if (!up) message += read_all(ready_read.get(), &stopping);
+  if (up && !stopping.sent) {
     notifier.notify("READY=1\nSTATUS=supervising the tree in its own PID namespace");
   }
   write_all(ready_fd, message);
   if (ready_fd >= 0) ::close(ready_fd);
+  if (up && read_all(ready_read.get(), &stopping).find("stopping\n") != std::string::npos) {
+    stopping.report();
+  }
+  ready_read.reset();
 
   int status = 0;
   stopping.check();

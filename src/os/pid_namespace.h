@@ -10,7 +10,8 @@
 // to the inner init, relays its readiness (READY=1 to $NOTIFY_SOCKET from the
 // outer pid, so systemd's default NotifyAccess=main accepts it; "ok\n" or the
 // error to the background-mode pipe), sends STOPPING=1 when it forwards a
-// SIGTERM or SIGINT, and exits with the inner's status
+// SIGTERM or SIGINT or when the inner daemon writes "stopping\n" after its
+// "ok\n" (an orderly shutdown however asked for), and exits with the inner's status
 // (128 + signal when it was killed). The inner init has PR_SET_PDEATHSIG
 // SIGKILL: when the outer process dies, even by SIGKILL, the init is killed
 // and the kernel kills every process of the namespace with it.

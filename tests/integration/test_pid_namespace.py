@@ -315,6 +315,8 @@ class PidNamespace(NamespaceTestCase):
         wait_all_gone(self, pids)
         self.assertEqual(tree_pids(d.dir), [])
 
+    shutdown_by = "signal"
+
     def test_the_outer_process_reports_ready_and_stopping_to_the_service_manager(self):
         d = NamespaceDaemon(flat_config(workers=[("a", [COUNTER], "")]), ["--pid-namespace"])
         self.addCleanup(d.cleanup, self)
@@ -338,10 +340,20 @@ class PidNamespace(NamespaceTestCase):
         self.assertIn("READY=1", msg)
         self.assertEqual(sender, d.proc.pid)  # the main pid: NotifyAccess=main suffices
         d.seen_pids.update(d.learn_tree() + [d.status_json()["pid"]])
-        d.proc.send_signal(signal.SIGTERM)
+        if self.shutdown_by == "signal":
+            d.proc.send_signal(signal.SIGTERM)
+        else:
+            d.ctl("shutdown")
         msg, sender = receive()
         self.assertEqual((msg, sender), ("STOPPING=1", d.proc.pid))
         self.assertEqual(d.wait_exit(), 0)
+        notify.setblocking(False)
+        with self.assertRaises(BlockingIOError):  # said once, not twice
+            notify.recv(4096)
+
+    def test_the_outer_process_reports_stopping_for_otpsupctl_shutdown_too(self):
+        self.shutdown_by = "otpsupctl"
+        self.test_the_outer_process_reports_ready_and_stopping_to_the_service_manager()
 
     def test_background_mode_returns_once_the_tree_is_up(self):
         d = NamespaceDaemon(flat_config(workers=[("a", [COUNTER], "")]), ["--pid-namespace"])
