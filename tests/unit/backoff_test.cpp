@@ -15,12 +15,14 @@
 #include <utility>
 #include <vector>
 
+#include "fake_shell.h"
 #include "otpsup/config.h"
 #include "otpsup/spec_json.h"
 #include "otpsup/supervisor.h"
 #include "otpsup/tree_mirror.h"
 
 using namespace otpsup;
+using otpsup::testing::only;
 using namespace std::chrono_literals;
 
 namespace {
@@ -50,95 +52,11 @@ SupervisorSpec spec(Strategy strategy, int intensity, std::vector<ChildSpec> chi
   return s;
 }
 
-// Plays the shell: starts succeed with fresh pids; timers fire only when the
-// test advances the clock past them.
-struct Shell {
-  Supervisor s;
-  TimePoint now{};
-  int next_pid = 100;
-  std::vector<std::string> log;  // "start a", "signal a 15", "record restarted a"
-  std::vector<RecordAction> records;
-  std::vector<ReplyAction> replies;
-  std::map<TimerId, TimePoint> timers;  // armed timer -> deadline
-  std::optional<ExitAction> exit;
-  std::set<std::string> failing;  // starts of these fail
-
-  explicit Shell(SupervisorSpec sp, double jitter = 0.5) : s(std::move(sp)) {
+// The shared fake shell, booted at once with a fixed jitter.
+struct Shell : otpsup::testing::FakeShell {
+  explicit Shell(SupervisorSpec sp, double jitter = 0.5) : FakeShell(std::move(sp)) {
     s.set_jitter_source([jitter] { return jitter; });
-    s.boot(now);
-    pump();
-  }
-  void pump() {
-    for (auto actions = s.take_actions(); !actions.empty(); actions = s.take_actions()) {
-      for (auto& a : actions) apply(a);
-    }
-  }
-  void apply(Action& a) {
-    if (auto* st = std::get_if<StartAction>(&a)) {
-      log.push_back("start " + st->id);
-      if (failing.count(st->id)) {
-        s.on_child_start_failed(st->id, "exec failed", now);
-      } else {
-        s.on_child_started(st->id, ++next_pid, now);
-      }
-    } else if (auto* sig = std::get_if<SignalAction>(&a)) {
-      log.push_back("signal " + id_of(sig->pid) + " " + std::to_string(sig->signal));
-    } else if (auto* t = std::get_if<ArmTimerAction>(&a)) {
-      timers[t->timer] = now + t->after;
-    } else if (auto* c = std::get_if<CancelTimerAction>(&a)) {
-      timers.erase(c->timer);
-    } else if (auto* r = std::get_if<RecordAction>(&a)) {
-      log.push_back("record " + r->event + (r->child.empty() ? "" : " " + r->child));
-      records.push_back(*r);
-    } else if (auto* rep = std::get_if<ReplyAction>(&a)) {
-      replies.push_back(*rep);
-    } else if (auto* e = std::get_if<ExitAction>(&a)) {
-      exit = *e;
-    }
-  }
-  std::string id_of(int pid) const {
-    for (auto& c : s.children()) {
-      if (c->pid == pid) return c->spec.id;
-    }
-    return std::to_string(pid);
-  }
-  void die(const std::string& id, ExitStatus st) {
-    const Child* c = s.find(id);
-    REQUIRE(c != nullptr);
-    REQUIRE(c->pid != 0);
-    s.on_child_exited(c->pid, st, now);
-    pump();
-  }
-  void crash(const std::string& id) { die(id, ExitStatus::exited(1)); }
-  // Moves the clock by `d`, firing the timers due on the way, in order.
-  void advance(Duration d) {
-    const TimePoint until = now + d;
-    for (;;) {
-      auto due = std::min_element(timers.begin(), timers.end(),
-                                  [](auto& a, auto& b) { return a.second < b.second; });
-      if (due == timers.end() || due->second > until) break;
-      const TimerId id = due->first;
-      now = std::max(now, due->second);
-      timers.erase(due);
-      s.on_timer(id, now);
-      pump();
-    }
-    now = until;
-  }
-  void command(Command::Kind kind, std::string id = "") {
-    static CommandToken token = 0;
-    s.on_command(Command{kind, std::move(id), 15, ++token}, now);
-    pump();
-  }
-  void honour_stops() {
-    for (;;) {
-      std::string victim;
-      for (auto& c : s.children()) {
-        if (c->state == ChildState::stopping) victim = c->spec.id;
-      }
-      if (victim.empty()) return;
-      die(victim, ExitStatus::killed(kSigTerm));
-    }
+    boot();
   }
   // The delays of every restart_scheduled record, in order.
   std::vector<Duration> delays() const {
@@ -148,20 +66,7 @@ struct Shell {
     }
     return out;
   }
-  int count(const std::string& event) const {
-    return static_cast<int>(
-        std::count_if(records.begin(), records.end(), [&](auto& r) { return r.event == event; }));
-  }
-  std::vector<std::string> take_log() { return std::exchange(log, {}); }
 };
-
-std::vector<std::string> only(const std::vector<std::string>& log, const std::string& prefix) {
-  std::vector<std::string> out;
-  for (auto& l : log) {
-    if (l.rfind(prefix, 0) == 0) out.push_back(l);
-  }
-  return out;
-}
 
 using Log = std::vector<std::string>;
 
@@ -343,12 +248,12 @@ TEST_CASE("AFailedStartWithADelayIsRetriedAfterTheNextDelayAndEachAttemptCounts"
   auto a = child("a", RestartType::permanent, 100ms);
   a.backoff_max = 1s;
   Shell h(spec(Strategy::one_for_one, 10, {a}));
-  h.failing = {"a"};
+  h.failing_starts = {"a"};
   h.crash("a");
   h.advance(100ms);  // attempt 1 fails
   h.advance(200ms);  // attempt 2 fails
   CHECK(h.count("start_failed") == 2);
-  h.failing.clear();
+  h.failing_starts.clear();
   h.advance(400ms);  // attempt 3 succeeds
   CHECK(h.delays() == std::vector<Duration>{100ms, 200ms, 400ms});
   CHECK(h.s.find("a")->state == ChildState::running);

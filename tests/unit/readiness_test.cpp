@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "fake_shell.h"
 #include "otpsup/supervisor.h"
 
 using namespace otpsup;
@@ -36,81 +37,7 @@ SupervisorSpec sup(int intensity, std::vector<ChildSpec> children) {
   return s;
 }
 
-struct Shell {
-  Supervisor s;
-  TimePoint now{};
-  int next_pid = 100;
-  std::vector<std::string> log;  // "start a", "signal a 9", "record ready a", "booted"
-  std::vector<RecordAction> records;
-  std::map<TimerId, Duration> timers;
-  std::optional<ExitAction> exit;
-
-  explicit Shell(SupervisorSpec spec) : s(std::move(spec)) {}
-
-  void pump() {
-    for (auto actions = s.take_actions(); !actions.empty(); actions = s.take_actions()) {
-      for (Action& a : actions) apply(a);
-    }
-  }
-  void apply(Action& a) {
-    if (auto* st = std::get_if<StartAction>(&a)) {
-      log.push_back("start " + st->id);
-      s.on_child_started(st->id, ++next_pid, now);
-    } else if (auto* sig = std::get_if<SignalAction>(&a)) {
-      log.push_back("signal " + id_of(sig->pid) + " " + std::to_string(sig->signal));
-    } else if (auto* t = std::get_if<ArmTimerAction>(&a)) {
-      timers[t->timer] = t->after;
-    } else if (auto* c = std::get_if<CancelTimerAction>(&a)) {
-      timers.erase(c->timer);
-    } else if (auto* r = std::get_if<RecordAction>(&a)) {
-      log.push_back("record " + r->event + (r->child.empty() ? "" : " " + r->child));
-      records.push_back(*r);
-    } else if (std::get_if<BootCompletedAction>(&a)) {
-      log.push_back("booted");
-    } else if (auto* e = std::get_if<ExitAction>(&a)) {
-      exit = *e;
-    }
-  }
-  std::string id_of(int pid) const {
-    for (const auto& c : s.children()) {
-      if (c->pid == pid) return c->spec.id;
-    }
-    return std::to_string(pid);
-  }
-  int pid(const std::string& id) const { return s.find(id)->pid; }
-  void boot() {
-    s.boot(now);
-    pump();
-  }
-  bool ready(const std::string& id) {
-    const bool taken = s.on_child_ready(pid(id), now);
-    pump();
-    return taken;
-  }
-  void die(int pid, ExitStatus st) {
-    s.on_child_exited(pid, st, now);
-    pump();
-  }
-  // Advances the clock to the earliest armed timer and fires it.
-  void fire_next_timer() {
-    REQUIRE_FALSE(timers.empty());
-    auto earliest = timers.begin();
-    for (auto it = timers.begin(); it != timers.end(); ++it) {
-      if (it->second < earliest->second) earliest = it;
-    }
-    const auto [id, after] = *earliest;
-    timers.erase(earliest);
-    now += after;
-    s.on_timer(id, now);
-    pump();
-  }
-  const RecordAction* last(const std::string& event) const {
-    for (auto it = records.rbegin(); it != records.rend(); ++it) {
-      if (it->event == event) return &*it;
-    }
-    return nullptr;
-  }
-};
+using Shell = otpsup::testing::FakeShell;
 
 using Log = std::vector<std::string>;
 

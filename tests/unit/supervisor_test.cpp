@@ -1,6 +1,7 @@
 // The pure supervisor core, driven with a fake clock and a fake shell.
 #include "otpsup/supervisor.h"
 
+#include "fake_shell.h"
 #include "test_specs.h"
 
 #include <doctest/doctest.h>
@@ -13,6 +14,7 @@
 #include <vector>
 
 using namespace otpsup;
+using otpsup::testing::only;
 using otpsup::testing::worker;
 using namespace std::chrono_literals;
 
@@ -30,118 +32,18 @@ SupervisorSpec sup(Strategy strategy, int intensity, std::vector<ChildSpec> chil
   return s;
 }
 
-// Plays the process shell: starts succeed with fresh pids unless told to fail;
-// signals are remembered; processes die only when the test says so.
-struct Harness {
-  Supervisor s;
-  TimePoint now{};
-  int next_pid = 100;
-  std::set<std::string> failing_starts;
-  std::vector<std::string> log;  // "start a", "signal 101 15", "record restarted a", ...
-  std::vector<RecordAction> records;
-  std::vector<ReplyAction> replies;
-  std::vector<SignalAction> signals;
-  std::vector<TimerId> armed;
-  std::map<TimerId, Duration> timers;
-  std::optional<ExitAction> exit;
-  bool booted = false;
-
-  explicit Harness(SupervisorSpec spec) : s(std::move(spec)) {}
-
-  void pump() {
-    for (;;) {
-      auto actions = s.take_actions();
-      if (actions.empty()) return;
-      for (auto& a : actions) apply(a);
-    }
-  }
-  void apply(Action& a) {
-    if (auto* st = std::get_if<StartAction>(&a)) {
-      log.push_back("start " + st->id);
-      if (failing_starts.count(st->id)) {
-        s.on_child_start_failed(st->id, "exec failed: No such file or directory", now);
-      } else {
-        s.on_child_started(st->id, ++next_pid, now);
-      }
-    } else if (auto* sig = std::get_if<SignalAction>(&a)) {
-      log.push_back("signal " + id_of(sig->pid) + " " + std::to_string(sig->signal));
-      signals.push_back(*sig);
-    } else if (auto* t = std::get_if<ArmTimerAction>(&a)) {
-      timers[t->timer] = t->after;
-      armed.push_back(t->timer);
-    } else if (auto* c = std::get_if<CancelTimerAction>(&a)) {
-      timers.erase(c->timer);
-    } else if (auto* r = std::get_if<RecordAction>(&a)) {
-      log.push_back("record " + r->event + (r->child.empty() ? "" : " " + r->child));
-      records.push_back(*r);
-    } else if (auto* rep = std::get_if<ReplyAction>(&a)) {
-      replies.push_back(*rep);
-    } else if (std::get_if<BootCompletedAction>(&a)) {
-      booted = true;
-    } else if (auto* e = std::get_if<ExitAction>(&a)) {
-      exit = *e;
-    }
-  }
-  std::string id_of(int pid) const {
-    for (auto& c : s.children()) {
-      if (c->pid == pid) return c->spec.id;
-    }
-    return std::to_string(pid);
-  }
-  int pid(const std::string& id) const {
-    const Child* c = s.find(id);
-    return c ? c->pid : 0;
-  }
-  void boot() {
-    s.boot(now);
-    pump();
-  }
-  void die(const std::string& id, ExitStatus st) {
-    const int p = pid(id);
-    REQUIRE(p != 0);
-    s.on_child_exited(p, st, now);
-    pump();
-  }
-  void crash(const std::string& id) { die(id, ExitStatus::exited(1)); }
-  // Lets every child that was sent a stop signal die of it (in signal order).
-  void honour_stops() {
-    for (;;) {
-      std::string victim;
-      for (auto& c : s.children()) {
-        if (c->state == ChildState::stopping) victim = c->spec.id;
-      }
-      if (victim.empty()) return;
-      die(victim, ExitStatus::killed(SIGTERM_));
-    }
-  }
+// The shared fake shell, and timers fired all at once.
+struct Harness : otpsup::testing::FakeShell {
+  using FakeShell::FakeShell;
+  // Fires every armed timer in id order, moving the clock by each one's delay.
   void fire_timers() {
-    auto pending = timers;
-    timers.clear();
-    for (auto& [id, after] : pending) {
+    const auto pending = timers;
+    for (const auto& [id, after] : pending) {
       now += after;
-      s.on_timer(id, now);
-      pump();
+      fire(id);
     }
-  }
-  void command(Command::Kind kind, std::string child = "", int signal = 15) {
-    static CommandToken token = 0;
-    s.on_command(Command{kind, std::move(child), signal, ++token}, now);
-    pump();
-  }
-  std::vector<std::string> take_log() { return std::exchange(log, {}); }
-  int count(const std::string& event) const {
-    return static_cast<int>(
-        std::count_if(records.begin(), records.end(), [&](auto& r) { return r.event == event; }));
   }
 };
-
-std::vector<std::string> only(const std::vector<std::string>& log, const std::string& prefix) {
-  std::vector<std::string> out;
-  for (auto& l : log) {
-    if (l.rfind(prefix, 0) == 0) out.push_back(l);
-  }
-  return out;
-}
 
 using Log = std::vector<std::string>;
 
