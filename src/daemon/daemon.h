@@ -107,6 +107,8 @@ class Daemon {
 
   void on_stop_signal(int signum);
   void on_request(ClientId client, const nlohmann::json& request);
+  // on_request once the request's members have the right types.
+  void dispatch_request(ClientId client, const nlohmann::json& req, const std::string& cmd);
   void on_disconnect(ClientId client);
 
   // What the root supervisor produces.

@@ -17,6 +17,7 @@
 #include "otpsup/reload_plan.h"
 #include "otpsup/restart_stats.h"
 #include "otpsup/spec_json.h"
+#include "protocol/request_members.h"
 #include "otpsup/tree_status_json.h"
 
 namespace otpsup {
@@ -49,7 +50,24 @@ void Daemon::on_request(ClientId client, const nlohmann::json& req) {
     server_->send_error(client, id, protocol::kBadRequest, "missing string member \"cmd\"");
     return;
   }
-  const std::string cmd = req["cmd"].get<std::string>();
+  if (auto wrong = protocol::wrong_member_type(req)) {
+    server_->send_error(client, id, protocol::kBadRequest, *wrong);
+    return;
+  }
+  // The members are checked above; this is the net for what a handler did
+  // not expect: the request fails, the daemon and its tree go on.
+  try {
+    dispatch_request(client, req, req["cmd"].get<std::string>());
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "otpsupd: a request could not be handled: %s: %s\n", e.what(),
+                 req.dump().c_str());
+    server_->send_error(client, id, protocol::kInternal,
+                        std::string("the request could not be handled: ") + e.what());
+  }
+}
+
+void Daemon::dispatch_request(ClientId client, const nlohmann::json& req, const std::string& cmd) {
+  const nlohmann::json id = req.contains("id") ? req["id"] : nlohmann::json(nullptr);
   if (cmd == "ping") {
     server_->send(client,
                   ok_reply(id, {{"pid", options_.pids.outside(::getpid())}, {"version", "0.1.0"}}));

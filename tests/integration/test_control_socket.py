@@ -54,6 +54,32 @@ class ControlSocket(DaemonTestCase):
         self.assertTrue(reply["ok"])
         s.close()
 
+    def test_a_member_of_the_wrong_type_is_refused_and_the_daemon_loses_nothing(self):
+        # Each of these once ended otpsupd (an uncaught JSON type error) and its tree.
+        d = self.daemon(flat_config())
+        before = d.status_json()
+        s = raw(d.sock_path)
+        for request, member in [({"cmd": "history", "n": None}, "n"),
+                                ({"cmd": "history", "n": 1e300}, "n"),
+                                ({"cmd": "status", "path": 5}, "path"),
+                                ({"cmd": "kill", "path": "a", "force": "yes"}, "force"),
+                                ({"cmd": "wait", "path": "a", "state": "ready", "timeout_ms": "1s"},
+                                 "timeout_ms"),
+                                ({"cmd": "add", "path": "root", "child_id": "x",
+                                  "command": ["/bin/true", 1]}, "command"),
+                                ({"cmd": "sandbox", "action": "create", "sandbox_id": "s",
+                                  "intensity": 2 ** 40}, "intensity")]:
+            s.sendall((json.dumps(dict(request, id=3)) + "\n").encode())
+            reply = read_line(s)
+            self.assertIsNotNone(reply, request)
+            self.assertEqual(reply["error"]["code"], "bad_request", request)
+            self.assertIn(f'member "{member}" must be', reply["error"]["message"], request)
+        s.sendall(b'{"id":10,"cmd":"ping"}\n')
+        self.assertTrue(read_line(s)["ok"])
+        s.close()
+        self.assertEqual([c["pid"] for c in d.status_json()["children"]],
+                         [c["pid"] for c in before["children"]])
+
     def test_an_oversized_request_is_refused_and_the_daemon_loses_nothing(self):
         d = self.daemon(flat_config())
         before = d.status_json()
