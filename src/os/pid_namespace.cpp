@@ -145,8 +145,9 @@ int run_outer(pid_t inner, UniqueFd ready_read, const ServiceNotifier& notifier,
   }
   write_all(ready_fd, message);
   if (ready_fd >= 0) ::close(ready_fd);
-  if (up && read_all(ready_read.get(), &stopping).find("stopping\n") != std::string::npos) {
-    stopping.report();
+  // Told as soon as the line comes, not when the pipe closes at the end.
+  for (std::string line; up && !(line = read_line(ready_read.get(), &stopping)).empty();) {
+    if (line == "stopping\n") stopping.report();
   }
   ready_read.reset();
 

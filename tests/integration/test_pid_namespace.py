@@ -20,7 +20,8 @@ import sys
 import time
 import unittest
 
-from otpsup_harness import COUNTER, DEADLINE, Daemon, DaemonTestCase, flat_config, wait_gone
+from otpsup_harness import (COUNTER, DEADLINE, OTPSUPCTL, Daemon, DaemonTestCase, alive,
+                            flat_config, wait_gone)
 
 # argv: DIR role [fd]. "idle": wait forever. "worker": fork a middle process that calls setsid, forks
 # the grandchild and exits; reap it; wait forever. "grandchild": wait until its
@@ -318,7 +319,12 @@ class PidNamespace(NamespaceTestCase):
     shutdown_by = "signal"
 
     def test_the_outer_process_reports_ready_and_stopping_to_the_service_manager(self):
-        d = NamespaceDaemon(flat_config(workers=[("a", [COUNTER], "")]), ["--pid-namespace"])
+        # "slow" ignores SIGTERM: the orderly stop takes its 2 s shutdown, and
+        # STOPPING=1 must come at its start, while slow still runs.
+        slow = ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done"]
+        d = NamespaceDaemon(flat_config(workers=[("a", [COUNTER], ""),
+                                                 ("slow", slow, 'shutdown = "2s"')]),
+                            ["--pid-namespace"])
         self.addCleanup(d.cleanup, self)
         notify_path = os.path.join(d.dir, "notify")
         notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -340,13 +346,19 @@ class PidNamespace(NamespaceTestCase):
         self.assertIn("READY=1", msg)
         self.assertEqual(sender, d.proc.pid)  # the main pid: NotifyAccess=main suffices
         d.seen_pids.update(d.learn_tree() + [d.status_json()["pid"]])
+        slow_pid = d.status_json("slow")["pid"]
+        shutdown = None
         if self.shutdown_by == "signal":
             d.proc.send_signal(signal.SIGTERM)
-        else:
-            d.ctl("shutdown")
+        else:  # it answers once the tree is down: not waited for here
+            shutdown = subprocess.Popen([OTPSUPCTL, "--socket", d.sock_path, "shutdown"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         msg, sender = receive()
         self.assertEqual((msg, sender), ("STOPPING=1", d.proc.pid))
+        self.assertTrue(alive(slow_pid), "STOPPING=1 came only after the tree was down")
         self.assertEqual(d.wait_exit(), 0)
+        if shutdown is not None:
+            self.assertEqual(shutdown.wait(timeout=DEADLINE), 0)
         notify.setblocking(False)
         with self.assertRaises(BlockingIOError):  # said once, not twice
             notify.recv(4096)
