@@ -581,9 +581,13 @@ void Supervisor::send_stop(Child& c) {
       emit(SignalAction{c.pid, kSigKill, true});
       break;
     case Shutdown::Kind::timeout: {
+      // SIGCONT first, so that a stopped child acts on the stop signal, and
+      // nothing is sent after it: a SIGCONT arriving while the child exits
+      // would cancel the SIGSTOP of a ptrace attach in its exit path (as
+      // LeakSanitizer's), which then never ends.
+      if (c.spec.shutdown.timeout.count() != 0) emit(SignalAction{c.pid, kSigCont});
       emit(SignalAction{c.pid, c.spec.shutdown.timeout.count() == 0 ? kSigKill : c.spec.stop_signal,
                         true});
-      emit(SignalAction{c.pid, kSigCont});
       const TimerId t = new_timer();
       timers_[t] = {.retry = false, .child = c.spec.id};
       c.kill_timer = t;
@@ -591,8 +595,8 @@ void Supervisor::send_stop(Child& c) {
       break;
     }
     case Shutdown::Kind::infinity:
-      emit(SignalAction{c.pid, c.spec.stop_signal, true});
       emit(SignalAction{c.pid, kSigCont});
+      emit(SignalAction{c.pid, c.spec.stop_signal, true});
       break;
   }
 }

@@ -151,15 +151,19 @@ int run_node_process(const std::string& self_exe) {
 
   struct TermContext {
     SupervisorNode* node;
+    LineChannel* up;
     bool* stop_requested;
     bool* foreign_signal;
-  } term{node.get(), &stop_requested, &foreign_signal};
+  } term{node.get(), up.get(), &stop_requested, &foreign_signal};
   uv_signal_init(&loop, &sigterm);
   sigterm.data = &term;
   uv_signal_start(
       &sigterm,
       [](uv_signal_t* h, int) {
         auto* t = static_cast<TermContext*>(h->data);
+        // Our supervisor writes "stop" before it signals: read what has
+        // come, or the two events' order on the loop would decide.
+        t->up->drain();
         if (!*t->stop_requested) *t->foreign_signal = true;
         t->node->shutdown();
       },

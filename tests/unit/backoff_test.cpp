@@ -239,7 +239,7 @@ TEST_CASE("OneForAllWithADelayRestartsTheGroupAfterTheDelay") {
   h.advance(1000ms);
   h.honour_stops();
   auto log = h.take_log();
-  CHECK(only(log, "signal") == Log{"signal c 15", "signal c 18", "signal a 15", "signal a 18"});
+  CHECK(only(log, "signal") == Log{"signal c 18", "signal c 15", "signal a 18", "signal a 15"});
   CHECK(only(log, "start") == Log{"start a", "start b", "start c"});
   CHECK(h.s.restarts_in_period(h.now) == 1);
 }
@@ -273,7 +273,7 @@ TEST_CASE("AnySignificantTransientNormalExitShutsTheSupervisorDown") {
   h.honour_stops();
   auto log = h.take_log();
   CHECK(only(log, "signal") ==
-        Log{"signal web 15", "signal web 18", "signal db 15", "signal db 18"});
+        Log{"signal web 18", "signal web 15", "signal db 18", "signal db 15"});
   REQUIRE(h.exit);
   CHECK(h.exit->kind == ExitAction::Kind::normal);
   CHECK(h.exit->reason.find("auto_shutdown") != std::string::npos);
@@ -379,7 +379,7 @@ TEST_CASE("AFrozenChildIsStoppedWithSigcontAndAKilledOneIsACrash") {
   h.command(Command::Kind::freeze, "b");
   h.take_log();
   h.command(Command::Kind::stop, "a");
-  CHECK(only(h.log, "signal") == Log{"signal a 15", "signal a 18"});
+  CHECK(only(h.log, "signal") == Log{"signal a 18", "signal a 15"});
   h.honour_stops();
   h.die("b", ExitStatus::killed(9));
   CHECK(h.s.find("b")->state == ChildState::running);  // restarted as any crash

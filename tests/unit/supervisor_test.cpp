@@ -61,9 +61,9 @@ TEST_CASE("BootFailsAsAWholeWhenOneChildCannotStart") {
   Harness h(sup(Strategy::one_for_one, 1, {worker("a"), worker("b"), worker("c")}));
   h.failing_starts = {"c"};
   h.boot();
-  CHECK(only(h.take_log(), "signal") == Log{"signal b 15", "signal b 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal b 18", "signal b 15"});
   h.honour_stops();
-  CHECK(only(h.take_log(), "signal") == Log{"signal a 15", "signal a 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal a 18", "signal a 15"});
   h.honour_stops();
   REQUIRE(h.exit);
   CHECK(h.exit->kind == ExitAction::Kind::boot_failed);
@@ -91,11 +91,11 @@ TEST_CASE("OneForAllTerminatesOthersInReverseOrderThenStartsAllInOrder") {
   h.boot();
   h.take_log();
   h.crash("b");
-  CHECK(only(h.take_log(), "signal") == Log{"signal d 15", "signal d 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal d 18", "signal d 15"});
   h.die("d", ExitStatus::killed(SIGTERM_));
-  CHECK(only(h.take_log(), "signal") == Log{"signal c 15", "signal c 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal c 18", "signal c 15"});
   h.die("c", ExitStatus::killed(SIGTERM_));
-  CHECK(only(h.log, "signal") == Log{"signal a 15", "signal a 18"});
+  CHECK(only(h.log, "signal") == Log{"signal a 18", "signal a 15"});
   h.die("a", ExitStatus::exited(0));
   CHECK(only(h.take_log(), "start") == Log{"start a", "start b", "start c", "start d"});
   CHECK(h.count("stopped") == 3);
@@ -109,9 +109,9 @@ TEST_CASE("RestForOneTerminatesLaterChildrenInReverseAndRestartsFromTheDeadOne")
   const int a = h.pid("a");
   h.take_log();
   h.crash("b");
-  CHECK(only(h.take_log(), "signal") == Log{"signal d 15", "signal d 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal d 18", "signal d 15"});
   h.die("d", ExitStatus::killed(SIGTERM_));
-  CHECK(only(h.take_log(), "signal") == Log{"signal c 15", "signal c 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal c 18", "signal c 15"});
   h.die("c", ExitStatus::killed(SIGTERM_));
   CHECK(only(h.take_log(), "start") == Log{"start b", "start c", "start d"});
   CHECK(h.pid("a") == a);
@@ -265,8 +265,8 @@ TEST_CASE("GiveUpIsRecordedBeforeStopsAndTerminatesAllInReverseOrder") {
   h.crash("b");
   h.honour_stops();
   auto log = h.take_log();
-  Log expected{"record exited b",  "record gave_up", "signal c 15", "signal c 18",
-               "record stopped c", "signal a 15",    "signal a 18", "record stopped a"};
+  Log expected{"record exited b",  "record gave_up", "signal c 18", "signal c 15",
+               "record stopped c", "signal a 18",    "signal a 15", "record stopped a"};
   CHECK(log == expected);
   REQUIRE(h.exit);
 }
@@ -355,17 +355,20 @@ TEST_CASE("CommandsAreServedBetweenFailedStartRetries") {
   CHECK(h.s.find("a")->state == ChildState::running);
 }
 
-TEST_CASE("ShutdownTimeoutSendsStopSignalAndContThenKillsAfterTheTimeout") {
+TEST_CASE("ShutdownTimeoutSendsContThenTheStopSignalThenKillsAfterTheTimeout") {
   auto a = worker("a");
   a.shutdown = {Shutdown::Kind::timeout, 2000ms};
   Harness h(sup(Strategy::one_for_one, 1, {a}));
   h.boot();
   h.take_log();
   h.command(Command::Kind::stop, "a");
-  CHECK(only(h.take_log(), "signal") == Log{"signal a 15", "signal a 18"});
-  // Marked as a stop the supervisor decided: a node process is told so.
-  REQUIRE(!h.signals.empty());
-  CHECK(h.signals.front().stop);
+  CHECK(only(h.take_log(), "signal") == Log{"signal a 18", "signal a 15"});
+  // SIGCONT first (nothing may follow the stop signal while the child
+  // exits); the stop signal is marked as a stop the supervisor decided: a
+  // node process is told so.
+  REQUIRE(h.signals.size() == 2);
+  CHECK_FALSE(h.signals[0].stop);
+  CHECK(h.signals[1].stop);
   REQUIRE(h.timers.size() == 1);
   CHECK(h.timers.begin()->second == 2000ms);
   h.fire_timers();
@@ -381,7 +384,7 @@ TEST_CASE("StopSignalIsConfigurable") {
   h.boot();
   h.take_log();
   h.command(Command::Kind::stop, "a");
-  CHECK(only(h.take_log(), "signal") == Log{"signal a 2", "signal a 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal a 18", "signal a 2"});
 }
 
 TEST_CASE("ExitBeforeTheTimeoutCancelsTheKillTimer") {
@@ -610,7 +613,7 @@ TEST_CASE("ResumeRestForOneRestartsFromTheEarliestDeadChild") {
   h.crash("b");
   h.take_log();
   h.command(Command::Kind::resume);
-  CHECK(only(h.take_log(), "signal") == Log{"signal d 15", "signal d 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal d 18", "signal d 15"});
   h.honour_stops();
   CHECK(only(h.log, "start") == Log{"start b", "start c", "start d"});
 }
@@ -819,9 +822,9 @@ TEST_CASE("ReconfigureStopsRemovedRestartsChangedStartsNewAndLeavesTheRestAlone"
   cmd.new_spec = next;
   h.s.on_command(cmd, h.now);
   h.pump();
-  CHECK(only(h.take_log(), "signal") == Log{"signal c 15", "signal c 18"});
+  CHECK(only(h.take_log(), "signal") == Log{"signal c 18", "signal c 15"});
   h.die("c", ExitStatus::killed(SIGTERM_));
-  CHECK(only(h.log, "signal") == Log{"signal b 15", "signal b 18"});
+  CHECK(only(h.log, "signal") == Log{"signal b 18", "signal b 15"});
   h.die("b", ExitStatus::killed(SIGTERM_));
   CHECK(only(h.log, "start") == Log{"start n", "start b"});
   CHECK(h.pid("a") == a);
