@@ -17,8 +17,8 @@
 #include "otpsup/reload_plan.h"
 #include "otpsup/restart_stats.h"
 #include "otpsup/spec_json.h"
-#include "protocol/request_members.h"
 #include "otpsup/tree_status_json.h"
+#include "protocol/request_members.h"
 
 namespace otpsup {
 
