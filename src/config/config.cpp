@@ -18,6 +18,7 @@
 #include "did_you_mean.h"
 #include "schema.h"
 #include "supervisor_section.h"
+#include "toml_text.h"
 #include "tree_linker.h"
 #include "value_readers.h"
 #include "worker_section.h"
@@ -81,25 +82,12 @@ ConfigLoad load_config_text(std::string_view text, const std::string& source_nam
   ConfigLoad result;
   Diagnostics diag;
 
-  toml::table doc;
-#if TOML_EXCEPTIONS
-  try {
-    doc = toml::parse(text, std::string_view(source_name));
-  } catch (const toml::parse_error& e) {
-    diag.error(pos_of(e.source()), "TOML syntax error: " + std::string(e.description()));
-    result.errors = diag.sorted(source_name);
-    return result;
-  }
-#else
-  toml::parse_result parsed = toml::parse(text, std::string_view(source_name));
+  std::optional<toml::table> parsed = config::parse_toml_text(text, source_name, diag);
   if (!parsed) {
-    const toml::parse_error& e = parsed.error();
-    diag.error(pos_of(e.source()), "TOML syntax error: " + std::string(e.description()));
     result.errors = diag.sorted(source_name);
     return result;
   }
-  doc = std::move(parsed).table();
-#endif
+  toml::table doc = std::move(*parsed);
 
   Config config;
   config.source = source_name;

@@ -54,6 +54,18 @@ bool find_group(const std::string& name, group* gr, std::vector<char>* buf) {
 
 }  // namespace
 
+std::string user_name_of(uid_t uid) {
+  passwd pw{};
+  std::vector<char> buf;
+  return find_user(std::to_string(uid), &pw, &buf) ? pw.pw_name : std::string();
+}
+
+std::string group_name_of(gid_t gid) {
+  struct group gr {};
+  std::vector<char> buf;
+  return find_group(std::to_string(gid), &gr, &buf) ? gr.gr_name : std::string();
+}
+
 Status resolve_credentials(const std::optional<std::string>& user,
                            const std::optional<std::string>& group, Credentials* out) {
   Credentials c;

@@ -36,6 +36,11 @@ struct Credentials {
 Status resolve_credentials(const std::optional<std::string>& user,
                            const std::optional<std::string>& group, Credentials* out);
 
+// The name of user `uid` / group `gid` in the passwd / group database; empty
+// when it has none (or the lookup failed).
+std::string user_name_of(uid_t uid);
+std::string group_name_of(gid_t gid);
+
 // True when `c` is exactly the calling process's identity (effective uid and
 // gid, supplementary groups in any order): then nothing needs changing, which
 // lets an unprivileged otpsupd name its own user.

@@ -2,8 +2,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -13,6 +11,7 @@
 #include <ctime>
 #include <vector>
 
+#include "os/credentials.h"
 #include "otpsup/history_format.h"
 #include "otpsup/unique_fd.h"
 
@@ -79,26 +78,6 @@ long effective_id(std::string_view value) {
   if (start == std::string_view::npos) return -1;
   long id = -1;
   return leading_number(value.substr(start), &id) ? id : -1;
-}
-
-std::string user_name_of(uid_t uid) {
-  std::vector<char> buffer(4096);
-  passwd entry{};
-  passwd* found = nullptr;
-  if (::getpwuid_r(uid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
-    return {};
-  }
-  return entry.pw_name;
-}
-
-std::string group_name_of(gid_t gid) {
-  std::vector<char> buffer(4096);
-  group entry{};
-  group* found = nullptr;
-  if (::getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &found) != 0 || found == nullptr) {
-    return {};
-  }
-  return entry.gr_name;
 }
 
 // "btime" of /proc/stat: boot time in seconds since the epoch; 0 if unknown.
