@@ -54,7 +54,7 @@ class TreeMirror {
   // Applies one history record. Returns the records the root must add
   // because of it: a sub-supervisor that went down lost the children added
   // to it at run time ("removed", reason "lost: ...").
-  std::vector<nlohmann::ordered_json> apply(const nlohmann::json& record, TimePoint now);
+  std::vector<nlohmann::ordered_json> apply(const nlohmann::ordered_json& record, TimePoint now);
   // Live reload: the configured structure becomes `library`'s. New nodes
   // appear (down until their records arrive), children take the new start
   // order; nodes that left stay until their "removed" record.

@@ -44,7 +44,9 @@ Status ChildOutputs::prepare(const ChildSpec& spec, const std::string& child_pat
   options.echo = settings_.echo;
   options.echo_prefix = child_path;
   std::string error;
-  pending_ = ChildLog::open(loop_, std::move(options), &error);
+  if (!readers_) readers_ = ReadableSet::create(loop_, &error);
+  if (!readers_) return Status::error("output pipes: " + error);
+  pending_ = ChildLog::open(readers_.get(), std::move(options), &error);
   if (!pending_) return Status::error("output pipes: " + error);
   if (spec.stdout_target == OutputTarget::log) io->out = pending_->child_stdout_fd();
   if (spec.stderr_target == OutputTarget::log) io->err = pending_->child_stderr_fd();

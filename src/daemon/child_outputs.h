@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "os/child_log.h"
+#include "os/readable_set.h"
 #include "os/spawn.h"
 #include "otpsup/spec.h"
 #include "otpsup/status.h"
@@ -61,6 +62,7 @@ class ChildOutputs {
  private:
   uv_loop_t* loop_;
   OutputLogSettings settings_;
+  std::unique_ptr<ReadableSet> readers_;  // every log's pipes; made with the first log
   std::unique_ptr<ChildLog> pending_;
   std::unordered_map<int, std::unique_ptr<ChildLog>> logs_;  // by child pid
 };

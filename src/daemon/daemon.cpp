@@ -240,16 +240,16 @@ void Daemon::on_booted() {
 }
 
 void Daemon::on_record(nlohmann::ordered_json fields) {
-  const nlohmann::json plain = fields;
-  if (plain.value("event", "") == "removed") {
+  if (fields.value("event", "") == "removed") {
     // A sandbox destroyed, or lost with its dynamic supervisor.
-    const std::string path = record_path(plain);
+    const std::string path = record_path(nlohmann::json(fields));
     std::erase_if(sandboxes_, [&](const auto& entry) { return entry.second.path == path; });
   }
+  // The mirror reads the record as it was made (append_history translates
+  // pids for the log of a --pid-namespace daemon).
+  auto extras = mirror_.apply(fields, Clock::now());
   append_history(std::move(fields));
-  for (nlohmann::ordered_json& extra : mirror_.apply(plain, Clock::now())) {
-    on_record(std::move(extra));
-  }
+  for (nlohmann::ordered_json& extra : extras) on_record(std::move(extra));
   waiters_->check(mirror_);
 }
 

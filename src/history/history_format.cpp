@@ -75,14 +75,23 @@ std::string format_record_timestamp(std::chrono::system_clock::time_point t) {
     frac += 1000000;
     --secs;
   }
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  char frac_buf[16];
-  std::snprintf(frac_buf, sizeof frac_buf, ".%06ldZ", frac);
-  out += frac_buf;
+  // gmtime_r and strftime cost more than all the rest (a record is written
+  // at every restart): the date and time of day are made once per second.
+  thread_local std::time_t cached_secs = 0;
+  thread_local char cached[32] = {};
+  thread_local std::size_t cached_len = 0;
+  if (cached_len == 0 || secs != cached_secs) {
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    cached_len = std::strftime(cached, sizeof cached, "%Y-%m-%dT%H:%M:%S", &tm);
+    cached_secs = secs;
+  }
+  char tail[8] = {'.', '0', '0', '0', '0', '0', '0', 'Z'};
+  for (int i = 6; i >= 1 && frac > 0; --i, frac /= 10) tail[i] = static_cast<char>('0' + frac % 10);
+  std::string out;
+  out.reserve(cached_len + sizeof tail);
+  out.append(cached, cached_len);
+  out.append(tail, sizeof tail);
   return out;
 }
 

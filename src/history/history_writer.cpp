@@ -208,11 +208,11 @@ Status HistoryWriter::append(const nlohmann::ordered_json& fields, std::string* 
   std::string body = "{\"seq\":" + std::to_string(seq) + ",\"ts\":\"" +
                      format_record_timestamp(std::chrono::system_clock::now()) + "\",\"boot\":\"" +
                      boot_id_ + "\"";
-  for (const auto& [key, value] : fields.items()) {
+  if (!fields.empty()) {
+    // The members as the object dumps them, without its braces.
+    const std::string members = dump_json(fields);
     body += ',';
-    body += dump_json(nlohmann::ordered_json(key));
-    body += ':';
-    body += dump_json(value);
+    body.append(members, 1, members.size() - 2);
   }
   std::string record = seal_record(body);
   if (record.size() > kMaxRecordBytes) {

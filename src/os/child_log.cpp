@@ -49,27 +49,14 @@ std::string rotated_name(const std::string& file, int k) {
 
 }  // namespace
 
-// The uv_poll_t and the descriptor it watches. Allocated by started(), owned
-// by libuv from uv_poll_init until the close callback, which frees it (and so
-// closes the fd, after uv_close has stopped watching it).
-struct ChildLog::PollHandle {
-  uv_poll_t poll{};
-  UniqueFd fd;
-  ChildLog* owner = nullptr;
-  StreamIndex index = kOut;
-
-  static void on_closed(uv_handle_t* h) {
-    std::unique_ptr<PollHandle> owned(static_cast<PollHandle*>(h->data));
-  }
-};
-
-ChildLog::ChildLog(PassKey, uv_loop_t* loop, LogOptions options)
-    : loop_(loop), options_(std::move(options)) {
+ChildLog::ChildLog(PassKey, ReadableSet* readers, LogOptions options)
+    : readers_(readers), options_(std::move(options)) {
   if (options_.keep < 0) options_.keep = 0;
 }
 
-std::unique_ptr<ChildLog> ChildLog::open(uv_loop_t* loop, LogOptions options, std::string* error) {
-  auto log = std::make_unique<ChildLog>(PassKey(), loop, std::move(options));
+std::unique_ptr<ChildLog> ChildLog::open(ReadableSet* readers, LogOptions options,
+                                         std::string* error) {
+  auto log = std::make_unique<ChildLog>(PassKey(), readers, std::move(options));
   for (int s : {kOut, kErr}) {
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
@@ -78,8 +65,8 @@ std::unique_ptr<ChildLog> ChildLog::open(uv_loop_t* loop, LogOptions options, st
     }
     log->streams_[s].read_end.reset(fds[0]);
     log->write_ends_[s].reset(fds[1]);
-    const int flags = ::fcntl(fds[0], F_GETFL);
-    if (flags < 0 || ::fcntl(fds[0], F_SETFL, flags | O_NONBLOCK) != 0) {
+    // A new pipe's read end has no other status flag to keep.
+    if (::fcntl(fds[0], F_SETFL, O_NONBLOCK) != 0) {
       if (error) *error = errno_text("fcntl(O_NONBLOCK)", "(pipe)", errno);
       return nullptr;
     }
@@ -101,27 +88,11 @@ void ChildLog::started() {
   if (started_) return;
   started_ = true;
   for (auto& w : write_ends_) w.reset();
-  for (StreamIndex s : {kOut, kErr}) {
-    Stream& stream = streams_[s];
+  for (Stream& stream : streams_) {
     if (!stream.open) continue;
-    auto h = std::make_unique<PollHandle>();
-    h->fd = std::move(stream.read_end);
-    h->owner = this;
-    h->index = s;
-    const int rc = uv_poll_init(loop_, &h->poll, h->fd.get());
-    if (rc != 0) {
-      // Not watched: its output is read by finish() (what the pipe holds).
-      last_error_ = std::string("uv_poll_init: ") + uv_strerror(rc);
-      stream.read_end = std::move(h->fd);
-      continue;
-    }
-    h->poll.data = h.get();
-    stream.handle = h.release();
-    uv_poll_start(&stream.handle->poll, UV_READABLE, [](uv_poll_t* p, int, int) {
-      // Errors and hang-ups are found by read() itself.
-      auto* self = static_cast<PollHandle*>(p->data);
-      self->owner->on_readable(self->index);
-    });
+    // Not watched (epoll refused it): its output is read by finish(), what
+    // the pipe holds by then.
+    stream.watched = readers_->add(stream.read_end.get(), this, &last_error_);
   }
 }
 
@@ -134,13 +105,17 @@ void ChildLog::finish() {
   }
 }
 
-void ChildLog::on_readable(StreamIndex s) {
+void ChildLog::on_readable(int fd) {
+  // Errors and hang-ups are found by read() itself; a spurious call reads
+  // EAGAIN.
+  const StreamIndex s = fd == streams_[kOut].read_end.get() ? kOut : kErr;
+  if (streams_[s].read_end.get() != fd) return;
   if (!read_some(s, kReadBudget)) close_stream(s);
 }
 
 bool ChildLog::read_some(StreamIndex s, std::size_t budget) {
   Stream& stream = streams_[s];
-  const int fd = stream.handle ? stream.handle->fd.get() : stream.read_end.get();
+  const int fd = stream.read_end.get();
   std::vector<char>& buffer = read_buffer();
   now_ = format_record_timestamp(std::chrono::system_clock::now());
   while (budget > 0) {
@@ -201,9 +176,9 @@ void ChildLog::close_stream(StreamIndex s) {
     stream.partial.clear();
     stream.partial.shrink_to_fit();
   }
-  if (stream.handle != nullptr) {
-    uv_close(reinterpret_cast<uv_handle_t*>(&stream.handle->poll), &PollHandle::on_closed);
-    stream.handle = nullptr;
+  if (stream.watched) {
+    readers_->remove(stream.read_end.get());
+    stream.watched = false;
   }
   stream.read_end.reset();
   stream.open = false;

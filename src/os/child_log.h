@@ -37,7 +37,8 @@
 // current file (which then grows past max_size) until a retry, at most once a
 // second, succeeds. last_error() describes the latest such problem.
 //
-// Not thread-safe: one ChildLog belongs to the thread that runs its uv loop.
+// Not thread-safe: one ChildLog belongs to the thread that runs its uv loop
+// (the loop of its ReadableSet).
 #pragma once
 
 #include <unistd.h>
@@ -51,6 +52,7 @@
 #include <string_view>
 #include <vector>
 
+#include "os/readable_set.h"
 #include "otpsup/unique_fd.h"
 
 namespace otpsup {
@@ -76,13 +78,13 @@ struct LogOptions {
 };
 
 // One child's output: owns the read ends of its stdout and stderr pipes (both
-// non-blocking, watched with uv_poll handles on `loop`) and the log file.
+// non-blocking, watched in a ReadableSet) and the log file.
 // Records are formed as described above; a partial line is kept (up to
 // kMaxLogPieceBytes per stream) until its newline comes or its pipe closes.
-// A poll callback reads at most 1 MiB per stream before returning to the
-// loop. When both pipes have reached end-of-file the handles and the file are
+// A readable callback reads at most 1 MiB per stream before returning to the
+// loop. When both pipes have reached end-of-file they and the file are
 // closed by themselves; finish() is then a no-op.
-class ChildLog {
+class ChildLog final : private ReadableSet::Listener {
  public:
   // Creates both pipes (close-on-exec; the write ends stay blocking, as a
   // child expects of its stdout); the log file is opened (and its
@@ -90,9 +92,9 @@ class ChildLog {
   // sets *error (if non-null) only when the pipes cannot be created; a log
   // file that cannot be opened is not an error here: see last_error() and
   // dropped_lines().
-  // REQUIRES: called before fork; `loop` outlives this object and is run
-  // until the handles' close callbacks have run after it is destroyed.
-  static std::unique_ptr<ChildLog> open(uv_loop_t* loop, LogOptions options, std::string* error);
+  // REQUIRES: called before fork; `readers` outlives this object.
+  static std::unique_ptr<ChildLog> open(ReadableSet* readers, LogOptions options,
+                                        std::string* error);
 
   struct PassKey {
    private:
@@ -100,13 +102,12 @@ class ChildLog {
     PassKey() = default;
   };
   // Use open(); public only for std::make_unique.
-  ChildLog(PassKey, uv_loop_t* loop, LogOptions options);
+  ChildLog(PassKey, ReadableSet* readers, LogOptions options);
   ChildLog(const ChildLog&) = delete;
   ChildLog& operator=(const ChildLog&) = delete;
   // Closes the pipes without reading them further (the child, if still
   // writing, gets EPIPE/SIGPIPE), writes any partial lines already read with
-  // the '%' flag, closes the file. The uv handles are closed with uv_close and
-  // freed in their close callbacks (the next run of the loop).
+  // the '%' flag, closes the file.
   ~ChildLog();
 
   // The write ends, close-on-exec, owned by this object until started(): the
@@ -122,8 +123,8 @@ class ChildLog {
   // The child has exited: reads what is left in the pipes without blocking
   // (stopping at EAGAIN, so a helper process still holding a write end does
   // not hold this up; at most 4 MiB per pipe), writes a pending partial line
-  // of each stream with the '%' flag, closes the pipes (handles closed as in
-  // the destructor) and the file. Idempotent; also valid before started().
+  // of each stream with the '%' flag, closes the pipes and the file.
+  // Idempotent; also valid before started().
   void finish();
 
   // Records that could not be written to the file.
@@ -137,15 +138,14 @@ class ChildLog {
 
  private:
   enum StreamIndex { kOut = 0, kErr = 1 };
-  struct PollHandle;  // uv_poll_t + read fd; freed in its close callback
   struct Stream {
-    PollHandle* handle = nullptr;  // owned by libuv between uv_poll_init and close cb
-    UniqueFd read_end;             // until started() moves it into `handle`
-    std::string partial;           // bytes of an unterminated line
+    UniqueFd read_end;
+    bool watched = false;  // in readers_ (from started() until closed)
+    std::string partial;   // bytes of an unterminated line
     bool open = true;
   };
 
-  void on_readable(StreamIndex s);
+  void on_readable(int fd) override;
   // Reads up to `budget` bytes; returns false once the pipe is at EOF/error.
   bool read_some(StreamIndex s, std::size_t budget);
   void consume(StreamIndex s, std::string_view data);
@@ -157,7 +157,7 @@ class ChildLog {
   void rotate();
   bool retry_allowed();
 
-  uv_loop_t* loop_;
+  ReadableSet* readers_;
   LogOptions options_;
   UniqueFd write_ends_[2];
   Stream streams_[2];

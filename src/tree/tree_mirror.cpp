@@ -197,7 +197,8 @@ void TreeMirror::erase_subtree(const std::string& path) {
   nodes_.erase(path);
 }
 
-std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::json& record, TimePoint now) {
+std::vector<nlohmann::ordered_json> TreeMirror::apply(const nlohmann::ordered_json& record,
+                                                      TimePoint now) {
   std::vector<nlohmann::ordered_json> extra;
   if (!record.is_object()) return extra;
   const std::string sup = record.value("sup", "");

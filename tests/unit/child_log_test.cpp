@@ -59,20 +59,29 @@ std::size_t open_fd_count() {
   return n;
 }
 
-// A uv loop; close() runs it until every handle's close callback has run,
-// then closes it (0 means no handle leaked) and checks that no descriptor
-// opened since the loop was created is still open.
+// A uv loop and the ReadableSet that logs on it use; close() drops the set,
+// runs the loop until every handle's close callback has run, then closes it
+// (0 means no handle leaked) and checks that no descriptor opened since the
+// loop was created is still open.
 class Loop {
  public:
-  Loop() : fds_before_(open_fd_count()) { REQUIRE(uv_loop_init(&loop_) == 0); }
+  Loop() : fds_before_(open_fd_count()) {
+    REQUIRE(uv_loop_init(&loop_) == 0);
+    std::string error;
+    readers_ = ReadableSet::create(&loop_, &error);
+    REQUIRE_MESSAGE(readers_ != nullptr, error);
+  }
   ~Loop() {
     if (!closed_) close();
   }
   Loop(const Loop&) = delete;
   Loop& operator=(const Loop&) = delete;
   uv_loop_t* get() { return &loop_; }
+  ReadableSet* readers() { return readers_.get(); }
   int close() {
     closed_ = true;
+    CHECK(readers_->size() == 0);  // every log unwatched its pipes
+    readers_.reset();
     uv_run(&loop_, UV_RUN_DEFAULT);
     const int rc = uv_loop_close(&loop_);
     CHECK(open_fd_count() == fds_before_);
@@ -82,6 +91,7 @@ class Loop {
  private:
   std::size_t fds_before_;
   uv_loop_t loop_{};
+  std::unique_ptr<ReadableSet> readers_;
   bool closed_ = false;
 };
 
@@ -203,7 +213,7 @@ mode_t mode_of(const std::string& path) {
 
 std::unique_ptr<ChildLog> open_log(Loop& loop, LogOptions options) {
   std::string error;
-  auto log = ChildLog::open(loop.get(), std::move(options), &error);
+  auto log = ChildLog::open(loop.readers(), std::move(options), &error);
   REQUIRE_MESSAGE(log != nullptr, error);
   CHECK(log->child_stdout_fd() >= 0);
   CHECK(log->child_stderr_fd() >= 0);

@@ -51,6 +51,18 @@ TEST_CASE("parse_record_timestamp inverts format_record_timestamp") {
   }
 }
 
+TEST_CASE("format_record_timestamp: the per-second part is remade when the second changes") {
+  const auto t = sys_days{year{2026} / 11 / 26} + hours{12};
+  CHECK(format_record_timestamp(t) == "2026-11-26T12:00:00.000000Z");
+  CHECK(format_record_timestamp(t + microseconds{1}) == "2026-11-26T12:00:00.000001Z");
+  CHECK(format_record_timestamp(t + microseconds{999999}) == "2026-11-26T12:00:00.999999Z");
+  CHECK(format_record_timestamp(t + seconds{1} + microseconds{10}) ==
+        "2026-11-26T12:00:01.000010Z");
+  CHECK(format_record_timestamp(t - microseconds{1}) == "2026-11-26T11:59:59.999999Z");
+  CHECK(format_record_timestamp(t + days{1}) == "2026-11-27T12:00:00.000000Z");
+  CHECK(format_record_timestamp(t + microseconds{500000}) == "2026-11-26T12:00:00.500000Z");
+}
+
 TEST_CASE("parse_record_timestamp: fraction lengths and rejects") {
   const auto base = sys_days{year{2026} / 11 / 26} + hours{12};
   CHECK(parse_record_timestamp("2026-11-26T12:00:00Z") == base);
