@@ -74,6 +74,7 @@ void ChildOutputs::close() {
   pending_.reset();
   for (auto& [pid, log] : logs_) log->finish();
   logs_.clear();
+  readers_.reset();  // its handle is freed by the loop's next run
 }
 
 }  // namespace otpsup

@@ -56,7 +56,8 @@ class ChildOutputs {
   void abandoned();       // the spawn failed: drop the pipes
   // The child `pid` exited: read what is left, write partial lines, close.
   void exited(int pid);
-  // Closes every log (shutdown).
+  // Closes every log and the ReadableSet of their pipes (shutdown: the loop
+  // must run once more to free its handle).
   void close();
 
  private:
