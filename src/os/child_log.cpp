@@ -90,9 +90,9 @@ void ChildLog::started() {
   for (auto& w : write_ends_) w.reset();
   for (Stream& stream : streams_) {
     if (!stream.open) continue;
-    // Not watched (epoll refused it): its output is read by finish(), what
-    // the pipe holds by then.
-    stream.watched = readers_->add(stream.read_end.get(), this, &last_error_);
+    // If epoll refuses it, its output is read by finish(): what the pipe
+    // holds by then.
+    readers_->add(stream.read_end.get(), this, &last_error_);
   }
 }
 
@@ -176,10 +176,7 @@ void ChildLog::close_stream(StreamIndex s) {
     stream.partial.clear();
     stream.partial.shrink_to_fit();
   }
-  if (stream.watched) {
-    readers_->remove(stream.read_end.get());
-    stream.watched = false;
-  }
+  readers_->remove(stream.read_end.get());  // a no-op if it was not watched
   stream.read_end.reset();
   stream.open = false;
   if (done()) file_.reset();

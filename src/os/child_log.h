@@ -139,9 +139,8 @@ class ChildLog final : private ReadableSet::Listener {
  private:
   enum StreamIndex { kOut = 0, kErr = 1 };
   struct Stream {
-    UniqueFd read_end;
-    bool watched = false;  // in readers_ (from started() until closed)
-    std::string partial;   // bytes of an unterminated line
+    UniqueFd read_end;    // in readers_ from started() until closed
+    std::string partial;  // bytes of an unterminated line
     bool open = true;
   };
 
